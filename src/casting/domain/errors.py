@@ -1,0 +1,98 @@
+"""Typed domain errors. The server maps each to one gRPC status with rich details."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldViolation:
+    """One bad field of a request, named by its path in the request (e.g. `traits.mood`)."""
+
+    field: str
+    description: str
+
+
+class DomainError(Exception):
+    """Base of every error a use-case raises on purpose. `reason` is a stable, documented code."""
+
+    reason: str = "DOMAIN_ERROR"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The resource does not exist, or exists in another project (which callers must not learn)."""
+
+    reason = "RESOURCE_NOT_FOUND"
+
+    def __init__(self, resource_type: str, name: str) -> None:
+        super().__init__(f"{resource_type} {name} was not found")
+        self.resource_type = resource_type
+        self.name = name
+
+
+class InvalidInput(DomainError):
+    """The request is malformed; each violation names its field."""
+
+    reason = "INVALID_REQUEST"
+
+    def __init__(self, violations: list[FieldViolation]) -> None:
+        super().__init__("; ".join(f"{v.field}: {v.description}" for v in violations))
+        self.violations = violations
+
+    @classmethod
+    def field(cls, field: str, description: str) -> InvalidInput:
+        return cls([FieldViolation(field, description)])
+
+
+class Conflict(DomainError):
+    """A concurrent change won; the caller may retry."""
+
+    reason = "CONCURRENT_CHANGE"
+
+
+class PreconditionFailed(DomainError):
+    """The request is well formed but the resource's state does not allow it."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class GenerationBlocked(DomainError):
+    """The image model refused the prompt or its result on safety grounds."""
+
+    reason = "GENERATION_BLOCKED"
+
+    def __init__(self, model_reason: str, message: str = "the image model refused this request") -> None:
+        super().__init__(message)
+        self.model_reason = model_reason
+
+
+class UpstreamBusy(DomainError):
+    """The image model's quota is exhausted; retrying after `retry_after` seconds may work."""
+
+    reason = "MODEL_QUOTA_EXHAUSTED"
+
+    def __init__(self, retry_after: float, message: str = "the image model is busy") -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class UpstreamUnavailable(DomainError):
+    """The image model could not be reached or gave no usable image."""
+
+    def __init__(
+        self, reason: str = "MODEL_UNAVAILABLE", message: str = "the image model is unavailable"
+    ) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class InvalidImage(DomainError):
+    """Bytes that are not an acceptable image (wrong format, corrupt, too large, bomb)."""
+
+    reason = "INVALID_IMAGE"

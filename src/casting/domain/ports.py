@@ -1,0 +1,180 @@
+"""Ports: what the use-cases need from the outside world, as Protocols.
+
+Adapters in `casting.adapters` implement them; tests implement them in memory.
+"""
+
+from __future__ import annotations
+
+import builtins
+import enum
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Protocol, Self
+
+from casting.domain.model import Actor, Sheet
+from casting.domain.pagination import PageRequest
+from casting.domain.values import Image, ImageBytes, ImageFacts, Style, TraitChanges, Traits
+
+
+@dataclass(frozen=True, slots=True)
+class ActorFilter:
+    """ListActors' filter: a display-name prefix and an approval state, each optional."""
+
+    display_name_prefix: str | None = None
+    display_name: str | None = None
+    approved: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotencyRecord:
+    """A create that already happened under a caller's request_id (AIP-155)."""
+
+    project: str
+    operation: str
+    request_id: str
+    fingerprint: str
+    resource_id: str
+    create_time: datetime
+
+
+class ActorRepository(Protocol):
+    async def add(self, actor: Actor) -> None:
+        """Stages a new actor with its looks and casts."""
+
+    async def get(self, project: str, actor_id: str, *, for_update: bool = False) -> Actor | None:
+        """The whole aggregate, or None (also for another project's actor). `for_update`
+        locks it until the unit of work ends, where the database can."""
+
+    async def save(self, actor: Actor) -> None:
+        """Stages every change made to a loaded aggregate."""
+
+    async def delete(self, actor: Actor) -> None:
+        """Stages the removal of the actor, its looks and casts (not their images)."""
+
+    async def list(self, project: str, where: ActorFilter, page: PageRequest) -> builtins.list[Actor]:
+        """Up to page.size + 1 actors after page.after, newest first (the extra one tells
+        whether another page exists)."""
+
+    async def list_cast(self, project: str, story: str, page: PageRequest) -> builtins.list[Actor]:
+        """Actors with an active look in `story`, like `list`."""
+
+
+class SheetRepository(Protocol):
+    async def add(self, sheet: Sheet) -> None: ...
+
+    async def get(self, project: str, sheet_id: str, *, for_update: bool = False) -> Sheet | None: ...
+
+    async def save(self, sheet: Sheet) -> None: ...
+
+
+class ImageRepository(Protocol):
+    async def add(self, image: Image) -> None: ...
+
+    async def get(self, project: str, image_id: str) -> Image | None: ...
+
+
+class IdempotencyRepository(Protocol):
+    async def get(self, project: str, operation: str, request_id: str) -> IdempotencyRecord | None: ...
+
+    async def add(self, record: IdempotencyRecord) -> None: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction. Leaving the block without commit() rolls back."""
+
+    actors: ActorRepository
+    sheets: SheetRepository
+    images: ImageRepository
+    idempotency: IdempotencyRepository
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None:
+        """Makes the staged changes durable; raises Conflict when a concurrent change won."""
+
+    async def rollback(self) -> None: ...
+
+
+class BlobStore(Protocol):
+    """Content-addressed bytes: the key of a blob is the sha256 hex of its bytes. A key that is
+    not 64 lowercase hex characters is a ValueError."""
+
+    async def put(self, data: bytes) -> str:
+        """Stores the bytes (atomically, idempotently) and returns their key. Putting bytes that
+        are already stored refreshes their modification time, so that a collector's grace
+        period counts from the latest writer."""
+
+    async def get(self, key: str) -> bytes:
+        """The bytes; KeyError when nothing is stored under the key."""
+
+    def stream(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
+        """The bytes in chunks of at most chunk_size, without loading them whole; KeyError when
+        nothing is stored under the key."""
+
+    async def delete(self, key: str) -> None:
+        """Removes the blob; a missing key is fine."""
+
+    def keys(self) -> AsyncIterator[tuple[str, datetime]]:
+        """Every stored key with its last modification time (UTC), for the collector."""
+
+
+class GenerationKind(enum.Enum):
+    SHEET = "sheet"
+    VARIANT = "variant"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationSpec:
+    """What to draw. For a VARIANT, `base_traits` are the parent's and `changes` what differs;
+    the references passed beside the spec are the parent's sheet first, then the root's."""
+
+    kind: GenerationKind
+    traits: Traits
+    story_style: Style
+    image_style: Style
+    base_traits: Traits | None = None
+    changes: TraitChanges = field(default_factory=TraitChanges)
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    data: bytes
+    mime_type: str
+    generator: str
+    model: str
+    prompt_version: str
+    prompt_sha256: str
+
+
+class ImageGenerator(Protocol):
+    async def generate(self, spec: GenerationSpec, references: list[ImageBytes]) -> GeneratedImage:
+        """Draws one sheet. Raises GenerationBlocked, UpstreamBusy or UpstreamUnavailable."""
+
+
+class ImageCodec(Protocol):
+    """Decodes images to learn what they really are."""
+
+    def inspect(self, data: bytes) -> ImageFacts:
+        """Format and size by content; InvalidImage for anything not a sound PNG/JPEG/WebP."""
+
+    def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
+        """The image re-encoded in its own format without metadata (EXIF, GPS, comments)."""
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+
+class IdFactory(Protocol):
+    def new_id(self) -> str:
+        """A new unique id (a lowercase UUID)."""

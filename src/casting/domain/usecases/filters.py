@@ -1,0 +1,66 @@
+"""ListActors' filter: a small subset of AIP-160.
+
+display_name = "Mina"        exact
+display_name = "Mi*"         prefix
+approved = true              or false
+terms joined by AND
+"""
+
+from __future__ import annotations
+
+import re
+
+from casting.domain.errors import InvalidInput
+from casting.domain.ports import ActorFilter
+from casting.domain.values import MAX_NAME_CHARS
+
+_TERM = re.compile(r'\s*(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|\w+)\s*')
+_AND = re.compile(r"AND\b")
+
+
+def parse_actor_filter(text: str) -> ActorFilter:
+    terms: dict[str, str] = {}
+    position = 0
+    while text.strip():
+        match = _TERM.match(text, position)
+        if match is None or match.group(1) in terms:
+            raise _bad()
+        terms[match.group(1)] = match.group(2)
+        position = match.end()
+        if position == len(text):
+            break
+        joined = _AND.match(text, position)
+        if joined is None:
+            raise _bad()
+        position = joined.end()
+    return _to_filter(terms)
+
+
+def _to_filter(terms: dict[str, str]) -> ActorFilter:
+    unknown = set(terms) - {"display_name", "approved"}
+    if unknown:
+        raise InvalidInput.field(
+            "filter", f"unknown field {sorted(unknown)[0]!r}; use display_name or approved"
+        )
+    approved = None
+    if "approved" in terms:
+        if terms["approved"] not in ("true", "false"):
+            raise InvalidInput.field("filter", "approved must be true or false")
+        approved = terms["approved"] == "true"
+    name = terms.get("display_name")
+    if name is None:
+        return ActorFilter(approved=approved)
+    if not (name.startswith('"') and name.endswith('"')):
+        raise InvalidInput.field("filter", 'display_name takes a quoted string, e.g. display_name="Mi*"')
+    value = re.sub(r"\\(.)", r"\1", name[1:-1])
+    if len(value) > MAX_NAME_CHARS + 1:
+        raise InvalidInput.field("filter", f"display_name is at most {MAX_NAME_CHARS} characters")
+    if value.endswith("*"):
+        return ActorFilter(display_name_prefix=value[:-1], approved=approved)
+    return ActorFilter(display_name=value, approved=approved)
+
+
+def _bad() -> InvalidInput:
+    return InvalidInput.field(
+        "filter", 'must be terms like display_name="Mi*" or approved=true joined by AND'
+    )

@@ -1,0 +1,87 @@
+"""Idempotent creates (AIP-155): a retried request_id returns what the first call made.
+
+Concurrent duplicates in one process wait for the first (one model call, not two); across
+processes the unique key in storage lets only one commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import fields
+from typing import Any
+
+from casting.domain.errors import FieldViolation, InvalidInput
+from casting.domain.ports import Clock, IdempotencyRecord, UnitOfWork
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def fingerprint(command: Any) -> str:
+    """A digest of a command's fields except request_id; bytes count by their own digest."""
+    digest = hashlib.sha256()
+    for f in fields(command):
+        if f.name == "request_id":
+            continue
+        value = getattr(command, f.name)
+        shown = hashlib.sha256(value).hexdigest() if isinstance(value, bytes) else repr(value)
+        digest.update(f"{f.name}={shown};".encode())
+    return digest.hexdigest()
+
+
+def request_id_violations(request_id: str) -> list[FieldViolation]:
+    if request_id and not _REQUEST_ID.fullmatch(request_id):
+        return [FieldViolation("request_id", "must be 1-64 characters of [A-Za-z0-9._-], ideally a UUID")]
+    return []
+
+
+class Idempotency:
+    """Remembers creates by (project, operation, request_id)."""
+
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        # key -> (lock, number of calls holding or waiting for it)
+        self._in_flight: dict[tuple[str, str, str], tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def single_flight(self, project: str, operation: str, request_id: str) -> AsyncIterator[None]:
+        """Serialises calls that share a request_id, so the later ones can replay the first."""
+        if not request_id:
+            yield
+            return
+        key = (project, operation, request_id)
+        lock, users = self._in_flight.get(key, (asyncio.Lock(), 0))
+        self._in_flight[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._in_flight[key]
+            if users == 1:
+                del self._in_flight[key]
+            else:
+                self._in_flight[key] = (lock, users - 1)
+
+    async def replayed(
+        self, uow: UnitOfWork, project: str, operation: str, request_id: str, print_: str
+    ) -> str | None:
+        """The id of the resource an earlier identical call made, if there was one."""
+        if not request_id:
+            return None
+        record = await uow.idempotency.get(project, operation, request_id)
+        if record is None:
+            return None
+        if record.fingerprint != print_:
+            raise InvalidInput.field("request_id", "was already used for a different request")
+        return record.resource_id
+
+    async def remember(
+        self, uow: UnitOfWork, project: str, operation: str, request_id: str, print_: str, resource_id: str
+    ) -> None:
+        if request_id:
+            await uow.idempotency.add(
+                IdempotencyRecord(project, operation, request_id, print_, resource_id, self._clock.now())
+            )

@@ -1,0 +1,74 @@
+"""Drawing a sheet: ask the generator, check what came back, store it.
+
+Shared by GenerateSheet and BranchVariant. Runs outside any transaction, so no database
+connection is held while the model works; the blob is written before any row points at it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+from casting.domain.errors import InvalidImage, UpstreamUnavailable
+from casting.domain.ports import GenerationSpec, ImageCodec, ImageGenerator
+from casting.domain.usecases.images import ImageKeeper
+from casting.domain.values import Image, ImageFacts, Provenance
+
+SHEET_ASPECT = 9 / 16
+ASPECT_TOLERANCE = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Painting:
+    image: Image
+    provenance: Provenance
+
+
+def check_sheet(facts: ImageFacts) -> None:
+    """A sheet is vertical 9:16, within 2%."""
+    aspect = facts.width / facts.height
+    if abs(aspect - SHEET_ASPECT) / SHEET_ASPECT > ASPECT_TOLERANCE:
+        raise InvalidImage(f"a sheet must be 9:16; the model drew {facts.width}x{facts.height}")
+
+
+class SheetPainter:
+    def __init__(
+        self,
+        generator: ImageGenerator,
+        codec: ImageCodec,
+        keeper: ImageKeeper,
+        attempts: int = 2,
+    ) -> None:
+        self._generator = generator
+        self._codec = codec
+        self._keeper = keeper
+        self._attempts = attempts
+
+    async def paint(self, project: str, spec: GenerationSpec, references: list[Image]) -> Painting:
+        """Draws one sheet from `spec`, `references` first (identity anchor first), and stores it.
+
+        An unusable image (not decodable, not 9:16) is drawn again, then refused as
+        UpstreamUnavailable(INVALID_MODEL_IMAGE); model errors pass through untouched.
+        """
+        anchors = [await self._keeper.load(r) for r in references]
+        started = time.perf_counter()
+        for _ in range(self._attempts):
+            generated = await self._generator.generate(spec, anchors)
+            try:
+                facts = await asyncio.to_thread(self._codec.inspect, generated.data)
+                check_sheet(facts)
+            except InvalidImage:
+                continue
+            image = await self._keeper.keep(project, generated.data, facts)
+            provenance = Provenance(
+                generator=generated.generator,
+                model=generated.model,
+                prompt_version=generated.prompt_version,
+                prompt_sha256=generated.prompt_sha256,
+                reference_image_ids=tuple(r.id for r in references),
+                duration_seconds=time.perf_counter() - started,
+            )
+            return Painting(image, provenance)
+        # Every attempt drew something unusable; say so rather than store it.
+        raise UpstreamUnavailable("INVALID_MODEL_IMAGE", "the image model returned no usable 9:16 sheet")

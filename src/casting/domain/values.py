@@ -1,0 +1,149 @@
+"""Value objects: traits, changes, images and provenance. Immutable, validated on request."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from typing import Any
+
+from casting.domain.errors import FieldViolation
+
+MAX_TRAIT_CHARS = 500
+MAX_NAME_CHARS = 128
+MAX_DESCRIPTION_CHARS = 500
+
+
+class Gender(enum.Enum):
+    UNSPECIFIED = "unspecified"
+    FEMALE = "female"
+    MALE = "male"
+    NONBINARY = "nonbinary"
+
+
+class AgeRange(enum.Enum):
+    UNSPECIFIED = "unspecified"
+    CHILD = "child"
+    TEEN = "teen"
+    YOUNG_ADULT = "young_adult"
+    MIDDLE_AGED = "middle_aged"
+    ELDERLY = "elderly"
+
+
+TEXT_TRAITS = ("face_traits", "hair_traits", "outfit", "mood", "custom_prompt")
+
+
+@dataclass(frozen=True, slots=True)
+class Traits:
+    """What a character looks like, as described by a person."""
+
+    gender: Gender = Gender.UNSPECIFIED
+    age_range: AgeRange = AgeRange.UNSPECIFIED
+    face_traits: str = ""
+    hair_traits: str = ""
+    outfit: str = ""
+    mood: str = ""
+    custom_prompt: str = ""
+
+    def violations(self, prefix: str) -> list[FieldViolation]:
+        return [
+            FieldViolation(f"{prefix}.{name}", f"must be at most {MAX_TRAIT_CHARS} characters")
+            for name in TEXT_TRAITS
+            if len(getattr(self, name)) > MAX_TRAIT_CHARS
+        ]
+
+    def apply(self, changes: TraitChanges) -> Traits:
+        """These traits with every set field of `changes` replacing the one here."""
+        return replace(self, **changes.as_dict())
+
+
+@dataclass(frozen=True, slots=True)
+class TraitChanges:
+    """The traits a new look changes; None means unchanged."""
+
+    gender: Gender | None = None
+    age_range: AgeRange | None = None
+    face_traits: str | None = None
+    hair_traits: str | None = None
+    outfit: str | None = None
+    mood: str | None = None
+    custom_prompt: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The set fields only, by name, in declaration order."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+    def is_empty(self) -> bool:
+        return not self.as_dict()
+
+    def violations(self, prefix: str) -> list[FieldViolation]:
+        return [
+            FieldViolation(f"{prefix}.{name}", f"must be at most {MAX_TRAIT_CHARS} characters")
+            for name in TEXT_TRAITS
+            if len(getattr(self, name) or "") > MAX_TRAIT_CHARS
+        ]
+
+
+NO_CHANGES = TraitChanges()
+
+
+@dataclass(frozen=True, slots=True)
+class Style:
+    """A story or image style a sheet can be drawn in."""
+
+    id: str
+    display_name: str
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class ImageFacts:
+    """What decoding an image tells: its real format and size."""
+
+    mime_type: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImageBytes:
+    """Image bytes in memory, with their type (references sent to a model)."""
+
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    """A stored image: a row that points at a content-addressed blob."""
+
+    id: str
+    project: str
+    blob_key: str
+    mime_type: str
+    width: int
+    height: int
+    size_bytes: int
+    sha256: str
+    create_time: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """How an image was made: which generator, model and prompt, from which references."""
+
+    generator: str
+    model: str
+    prompt_version: str
+    prompt_sha256: str
+    reference_image_ids: tuple[str, ...] = ()
+    duration_seconds: float = 0.0
+
+
+def text_violation(field: str, value: str, limit: int, *, required: bool = False) -> list[FieldViolation]:
+    """The violation of a free-text field that is missing or over its limit, if any."""
+    if required and not value.strip():
+        return [FieldViolation(field, "is required")]
+    if len(value) > limit:
+        return [FieldViolation(field, f"must be at most {limit} characters")]
+    return []
