@@ -1,0 +1,224 @@
+"""In-memory fakes of the ports, for use-case tests (cosmicpython's fakes.py)."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import struct
+import zlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from types import TracebackType
+from typing import Self
+
+from casting.domain.errors import InvalidImage
+from casting.domain.model import Actor, Sheet
+from casting.domain.pagination import PageRequest
+from casting.domain.ports import ActorFilter, GeneratedImage, GenerationSpec, IdempotencyRecord
+from casting.domain.values import Image, ImageBytes, ImageFacts
+
+
+def png(width: int, height: int, colour: tuple[int, int, int] = (200, 180, 160)) -> bytes:
+    """A real, minimal RGB PNG of one colour, made with the standard library."""
+    row = b"\x00" + bytes(colour) * width
+    raw = zlib.compress(row * height)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", raw) + chunk(b"IEND", b"")
+
+
+class PngHeaderCodec:
+    """Reads a PNG's size from its header; refuses anything else."""
+
+    def inspect(self, data: bytes) -> ImageFacts:
+        if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) < 24:
+            raise InvalidImage("not a PNG")
+        width, height = struct.unpack(">II", data[16:24])
+        return ImageFacts("image/png", width, height)
+
+    def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
+        return data, self.inspect(data)
+
+
+@dataclass
+class FakeGenerator:
+    """Draws a one-colour PNG of the given size; records every call; can be told to fail."""
+
+    width: int = 72
+    height: int = 128
+    calls: list[tuple[GenerationSpec, list[ImageBytes]]] = field(default_factory=list)
+    failures: list[Exception] = field(default_factory=list)
+
+    async def generate(self, spec: GenerationSpec, references: list[ImageBytes]) -> GeneratedImage:
+        self.calls.append((spec, references))
+        if self.failures:
+            raise self.failures.pop(0)
+        shade = len(self.calls) % 250
+        return GeneratedImage(
+            data=png(self.width, self.height, (shade, 100, 200)),
+            mime_type="image/png",
+            generator="fake",
+            model="fake-1",
+            prompt_version="fake-v1",
+            prompt_sha256=hashlib.sha256(repr(spec).encode()).hexdigest(),
+        )
+
+
+class FakeBlobStore:
+    def __init__(self) -> None:
+        self.blobs: dict[str, bytes] = {}
+
+    async def put(self, data: bytes) -> str:
+        key = hashlib.sha256(data).hexdigest()
+        self.blobs[key] = data
+        return key
+
+    async def get(self, key: str) -> bytes:
+        return self.blobs[key]
+
+    async def stream(self, key: str, chunk_size: int) -> AsyncIterator[bytes]:
+        data = self.blobs[key]
+        for start in range(0, len(data), chunk_size):
+            yield data[start : start + chunk_size]
+
+    async def delete(self, key: str) -> None:
+        self.blobs.pop(key, None)
+
+    async def keys(self) -> AsyncIterator[tuple[str, datetime]]:
+        for key in list(self.blobs):
+            yield key, datetime.now(UTC)
+
+
+@dataclass
+class Tables:
+    actors: dict[tuple[str, str], Actor] = field(default_factory=dict)
+    sheets: dict[tuple[str, str], Sheet] = field(default_factory=dict)
+    images: dict[tuple[str, str], Image] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
+
+
+class _Repository:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    @property
+    def _tables(self) -> Tables:
+        return self._uow.staged
+
+
+class FakeActors(_Repository):
+    async def add(self, actor: Actor) -> None:
+        self._tables.actors[(actor.project, actor.id)] = actor
+
+    async def get(self, project: str, actor_id: str, *, for_update: bool = False) -> Actor | None:
+        return self._tables.actors.get((project, actor_id))
+
+    async def save(self, actor: Actor) -> None:
+        self._tables.actors[(actor.project, actor.id)] = actor
+
+    async def delete(self, actor: Actor) -> None:
+        del self._tables.actors[(actor.project, actor.id)]
+
+    async def list(self, project: str, where: ActorFilter, page: PageRequest) -> list[Actor]:
+        def keep(a: Actor) -> bool:
+            return (
+                a.project == project
+                and (where.display_name is None or a.display_name == where.display_name)
+                and (where.display_name_prefix is None or a.display_name.startswith(where.display_name_prefix))
+                and (where.approved is None or a.approved == where.approved)
+            )
+
+        return self._after([a for a in self._tables.actors.values() if keep(a)], page)
+
+    async def list_cast(self, project: str, story: str, page: PageRequest) -> list[Actor]:
+        cast = [a for a in self._tables.actors.values() if a.project == project and story in a.casts]
+        return self._after(cast, page)
+
+    @staticmethod
+    def _after(actors: list[Actor], page: PageRequest) -> list[Actor]:
+        ordered = sorted(actors, key=lambda a: (a.create_time, a.id), reverse=True)
+        if page.after is not None:
+            after = (page.after.create_time, page.after.id)
+            ordered = [a for a in ordered if (a.create_time, a.id) < after]
+        return ordered[: page.size + 1]
+
+
+class FakeSheets(_Repository):
+    async def add(self, sheet: Sheet) -> None:
+        self._tables.sheets[(sheet.project, sheet.id)] = sheet
+
+    async def get(self, project: str, sheet_id: str, *, for_update: bool = False) -> Sheet | None:
+        return self._tables.sheets.get((project, sheet_id))
+
+    async def save(self, sheet: Sheet) -> None:
+        self._tables.sheets[(sheet.project, sheet.id)] = sheet
+
+
+class FakeImages(_Repository):
+    async def add(self, image: Image) -> None:
+        self._tables.images[(image.project, image.id)] = image
+
+    async def get(self, project: str, image_id: str) -> Image | None:
+        return self._tables.images.get((project, image_id))
+
+
+class FakeIdempotency(_Repository):
+    async def get(self, project: str, operation: str, request_id: str) -> IdempotencyRecord | None:
+        return self._tables.idempotency.get((project, operation, request_id))
+
+    async def add(self, record: IdempotencyRecord) -> None:
+        self._tables.idempotency[(record.project, record.operation, record.request_id)] = record
+
+
+class FakeUnitOfWork:
+    """A transaction over shared Tables: works on a deep copy, publishes it on commit."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self.staged = tables
+        self.commits = 0
+        self.actors = FakeActors(self)
+        self.sheets = FakeSheets(self)
+        self.images = FakeImages(self)
+        self.idempotency = FakeIdempotency(self)
+
+    async def __aenter__(self) -> Self:
+        self.staged = copy.deepcopy(self.tables)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.rollback()
+
+    async def commit(self) -> None:
+        self.tables.__dict__.update(copy.deepcopy(self.staged).__dict__)
+        self.commits += 1
+
+    async def rollback(self) -> None:
+        self.staged = copy.deepcopy(self.tables)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.current = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        self.current += timedelta(milliseconds=1)  # distinct, ordered create times
+        return self.current
+
+    def advance(self, delta: timedelta) -> None:
+        self.current += delta
+
+
+class SequentialIds:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def new_id(self) -> str:
+        self.count += 1
+        return f"00000000-0000-4000-8000-{self.count:012d}"
