@@ -1,0 +1,1 @@
+"""Versioned prompt templates (YAML + Jinja) for the image generators."""

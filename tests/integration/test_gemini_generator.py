@@ -1,0 +1,383 @@
+"""GeminiGenerator through the real google-genai SDK, against a local fake of Gemini's API."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from casting.adapters.generators.gemini import GeminiGenerator
+from casting.domain import deadline
+from casting.domain.errors import GenerationBlocked, UpstreamBusy, UpstreamUnavailable
+from casting.domain.ports import GenerationKind, GenerationSpec
+from casting.domain.values import ImageBytes, Style, TraitChanges, Traits
+from tests.support import fake_gemini as fake
+from tests.support.fake_gemini import FakeGemini
+
+
+API_KEY = "test-key-DO-NOT-LEAK"
+STORY = Style("thriller", "Thriller", "Muted, cool palette.")
+IMAGE = Style("webtoon", "Webtoon", "Clean line art.")
+BASE = Traits(hair_traits="long black ponytail", outfit="red hoodie", mood="cheerful")
+CHANGES = TraitChanges(hair_traits="short silver bob", outfit="black trench coat")
+SHEET = GenerationSpec(GenerationKind.SHEET, BASE, STORY, IMAGE)
+VARIANT = GenerationSpec(
+    GenerationKind.VARIANT, BASE.apply(CHANGES), STORY, IMAGE, base_traits=BASE, changes=CHANGES
+)
+PARENT = ImageBytes(fake.picture(), "image/png")
+ROOT = ImageBytes(fake.picture(fake.SHEET_SIZE, "JPEG"), "image/jpeg")
+
+MakeGenerator = Callable[..., GeminiGenerator]
+
+
+@pytest.fixture
+async def make_generator(fake_gemini: FakeGemini) -> AsyncIterator[MakeGenerator]:
+    """Generators on the fake with quick backoff and timeouts; keywords override them."""
+    made: list[GeminiGenerator] = []
+
+    def make(**overrides: Any) -> GeminiGenerator:
+        options: dict[str, Any] = {
+            "base_url": fake_gemini.base_url,
+            "backoff_seconds": 0.001,
+            "timeout_seconds": 5.0,
+        }
+        made.append(GeminiGenerator(API_KEY, **(options | overrides)))
+        return made[-1]
+
+    yield make
+    for generator in made:
+        await generator.aclose()
+
+
+def decoded(data: str) -> bytes:
+    """Bytes from protobuf JSON, which may be base64 in either alphabet (the SDK sends the
+    URL-safe one)."""
+    return base64.urlsafe_b64decode(data.replace("+", "-").replace("/", "_"))
+
+
+def inline_images(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [part["inlineData"] for part in body["contents"][0]["parts"] if "inlineData" in part]
+
+
+def prompt_of(body: dict[str, Any]) -> str:
+    return str(body["contents"][0]["parts"][-1]["text"])
+
+
+async def test_asks_for_one_9_16_image_with_the_references_first(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    result = await make_generator().generate(VARIANT, [PARENT, ROOT])
+
+    [body] = fake_gemini.requests
+    assert fake_gemini.paths == ["/v1beta/models/gemini-2.5-flash-image:generateContent"]
+    assert body["generationConfig"]["responseModalities"] == ["IMAGE"]
+    assert body["generationConfig"]["imageConfig"]["aspectRatio"] == "9:16"
+    parts = body["contents"][0]["parts"]
+    assert [list(part) for part in parts] == [["inlineData"], ["inlineData"], ["text"]]
+    sent = inline_images(body)
+    assert [decoded(image["data"]) for image in sent] == [PARENT.data, ROOT.data]
+    # The SDK spells this key in snake case inside inlineData; the API accepts both.
+    assert [image.get("mimeType", image.get("mime_type")) for image in sent] == [
+        "image/png",
+        "image/jpeg",
+    ]
+    prompt = prompt_of(body)
+    assert "- Hair: long black ponytail → short silver bob" in prompt.splitlines()
+    assert "- Outfit: red hoodie → black trench coat" in prompt.splitlines()
+    assert "Mood: cheerful →" not in prompt
+    assert (result.data, result.mime_type) == (fake.picture(), "image/png")
+    assert (result.generator, result.model) == ("gemini", "gemini-2.5-flash-image")
+    assert result.prompt_version == "variant.v1"
+    assert result.prompt_sha256 == hashlib.sha256(prompt.encode()).hexdigest()
+
+
+async def test_a_sheet_is_drawn_from_the_prompt_alone(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    result = await make_generator(model="gemini-other-image").generate(SHEET, [])
+
+    [body] = fake_gemini.requests
+    assert fake_gemini.paths == ["/v1beta/models/gemini-other-image:generateContent"]
+    assert body["contents"][0]["parts"] == [{"text": prompt_of(body)}]
+    assert (result.model, result.prompt_version) == ("gemini-other-image", "sheet.v1")
+
+
+@pytest.mark.parametrize(
+    ("data", "mime_type"),
+    [(fake.picture(fake.SHEET_SIZE, "JPEG"), "image/jpeg"), (fake.picture((1024, 1024)), "image/png")],
+    ids=["jpeg", "not-9-16"],
+)
+async def test_returns_the_image_as_sent_for_the_use_case_to_check(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, data: bytes, mime_type: str
+) -> None:
+    fake_gemini.script(fake.image(data, mime_type))
+
+    result = await make_generator().generate(SHEET, [])
+
+    assert (result.data, result.mime_type) == (data, mime_type)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        fake.finished("IMAGE_SAFETY"),
+        fake.finished("SAFETY"),
+        fake.finished("PROHIBITED_CONTENT"),
+        fake.prompt_blocked("SAFETY"),
+        fake.prompt_blocked("PROHIBITED_CONTENT"),
+    ],
+    ids=["image-safety", "safety", "prohibited", "prompt-safety", "prompt-prohibited"],
+)
+async def test_a_safety_outcome_is_blocked_without_retry(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, answer: fake.Answer
+) -> None:
+    fake_gemini.script(answer)
+
+    with pytest.raises(GenerationBlocked) as blocked:
+        await make_generator().generate(SHEET, [])
+
+    expected = answer.body.get("promptFeedback", {}).get("blockReason")
+    assert blocked.value.model_reason == (expected or answer.body["candidates"][0]["finishReason"])
+    assert len(fake_gemini.requests) == 1
+
+
+@pytest.mark.parametrize("answer", [fake.text_only(), fake.no_candidates()], ids=["text", "empty"])
+async def test_an_answer_without_an_image_is_retried_once(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, answer: fake.Answer
+) -> None:
+    fake_gemini.script(answer, answer, answer)
+
+    with pytest.raises(UpstreamUnavailable) as unavailable:
+        await make_generator(max_attempts=3).generate(SHEET, [])
+
+    assert unavailable.value.reason == "NO_IMAGE"
+    assert len(fake_gemini.requests) == 2
+
+
+async def test_a_retry_after_no_image_can_succeed(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(fake.text_only())
+
+    result = await make_generator().generate(SHEET, [])
+
+    assert result.data == fake.picture()
+    assert len(fake_gemini.requests) == 2
+
+
+async def test_quota_exhaustion_is_retried_then_busy(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(*[fake.quota_exhausted("0.01s")] * 3)
+
+    with pytest.raises(UpstreamBusy) as busy:
+        await make_generator(max_attempts=3).generate(SHEET, [])
+
+    assert busy.value.retry_after == pytest.approx(0.01)
+    assert len(fake_gemini.requests) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [fake.quota_exhausted("0.3s"), replace(fake.server_error(503), headers={"Retry-After": "0.3"})],
+    ids=["429-retry-info", "503-retry-after"],
+)
+async def test_the_models_retry_delay_is_honoured(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, answer: fake.Answer
+) -> None:
+    fake_gemini.script(answer)
+
+    started = time.monotonic()
+    await make_generator().generate(SHEET, [])
+
+    assert time.monotonic() - started >= 0.3
+    assert len(fake_gemini.requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("answer", "retry_after"),
+    [
+        (fake.quota_exhausted("1s"), 1.0),
+        (fake.quota_exhausted("2.5s"), 2.5),
+        (fake.quota_exhausted(retry_delay=None, retry_after="7"), 7.0),
+    ],
+    ids=["retry-info", "fractional", "retry-after-header"],
+)
+async def test_busy_carries_the_models_hint(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, answer: fake.Answer, retry_after: float
+) -> None:
+    fake_gemini.script(answer)
+
+    with pytest.raises(UpstreamBusy) as busy:
+        await make_generator(max_attempts=1).generate(SHEET, [])
+
+    assert busy.value.retry_after == retry_after
+
+
+async def test_busy_without_a_hint_suggests_the_next_backoff(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(fake.quota_exhausted(retry_delay=None))
+
+    with pytest.raises(UpstreamBusy) as busy:
+        await make_generator(max_attempts=1, backoff_seconds=2.0).generate(SHEET, [])
+
+    assert 1.0 <= busy.value.retry_after <= 2.0
+
+
+async def test_a_hint_longer_than_the_longest_backoff_is_not_waited_for(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(fake.quota_exhausted("60s"))
+
+    with pytest.raises(UpstreamBusy) as busy:
+        await make_generator(max_backoff_seconds=30.0).generate(SHEET, [])
+
+    assert busy.value.retry_after == 60.0
+    assert len(fake_gemini.requests) == 1
+
+
+@pytest.mark.parametrize("code", [500, 502, 503, 504])
+async def test_server_errors_are_retried_then_unavailable(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, code: int
+) -> None:
+    fake_gemini.script(*[fake.server_error(code)] * 3)
+
+    with pytest.raises(UpstreamUnavailable) as unavailable:
+        await make_generator(max_attempts=3).generate(SHEET, [])
+
+    assert unavailable.value.reason == "MODEL_UNAVAILABLE"
+    assert len(fake_gemini.requests) == 3
+
+
+async def test_a_retry_after_a_server_error_can_succeed(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(fake.server_error(503), fake.quota_exhausted("0.01s"))
+
+    result = await make_generator().generate(SHEET, [])
+
+    assert result.data == fake.picture()
+    assert len(fake_gemini.requests) == 3
+
+
+async def test_a_hanging_model_times_out_and_is_retried(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(*[fake.hang(30)] * 2)
+
+    with pytest.raises(UpstreamUnavailable) as unavailable:
+        await make_generator(max_attempts=2, timeout_seconds=0.2).generate(SHEET, [])
+
+    assert unavailable.value.reason == "MODEL_UNAVAILABLE"
+    assert len(fake_gemini.requests) == 2
+
+
+async def test_an_unreachable_model_is_unavailable() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    generator = GeminiGenerator(
+        API_KEY, base_url=f"http://127.0.0.1:{closed_port}", backoff_seconds=0.001, timeout_seconds=2
+    )
+    try:
+        with pytest.raises(UpstreamUnavailable) as unavailable:
+            await generator.generate(SHEET, [])
+    finally:
+        await generator.aclose()
+
+    assert unavailable.value.reason == "MODEL_UNAVAILABLE"
+
+
+async def test_an_invalid_request_is_rejected_without_retry(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(fake.invalid_argument())
+
+    with pytest.raises(UpstreamUnavailable) as unavailable:
+        await make_generator().generate(SHEET, [])
+
+    assert unavailable.value.reason == "MODEL_REJECTED_REQUEST"
+    assert len(fake_gemini.requests) == 1
+
+
+async def test_no_retry_starts_past_the_callers_deadline(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(fake.server_error(503))
+    generator = make_generator(backoff_seconds=1.0)
+
+    started = time.monotonic()
+    with deadline.bounded_by(0.05), pytest.raises(UpstreamUnavailable) as unavailable:
+        await generator.generate(SHEET, [])
+
+    assert unavailable.value.reason == "MODEL_UNAVAILABLE"
+    assert len(fake_gemini.requests) == 1
+    assert time.monotonic() - started < 0.5, "no backoff sleep either"
+
+
+async def test_quota_past_the_deadline_is_busy_at_once(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(fake.quota_exhausted("1s"))
+
+    with deadline.bounded_by(0.5), pytest.raises(UpstreamBusy) as busy:
+        await make_generator().generate(SHEET, [])
+
+    assert busy.value.retry_after == 1.0
+    assert len(fake_gemini.requests) == 1
+
+
+async def test_an_attempt_ends_with_the_callers_deadline(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(fake.hang(30))
+    generator = make_generator(timeout_seconds=30.0)
+
+    started = time.monotonic()
+    with deadline.bounded_by(0.3), pytest.raises(UpstreamUnavailable):
+        await generator.generate(SHEET, [])
+
+    assert time.monotonic() - started < 2.0
+    assert len(fake_gemini.requests) == 1
+
+
+async def test_no_call_starts_once_the_deadline_has_passed(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    with deadline.bounded_by(0.0), pytest.raises(UpstreamUnavailable):
+        await make_generator().generate(SHEET, [])
+
+    assert fake_gemini.requests == []
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [fake.quota_exhausted(), fake.server_error(500), fake.invalid_argument("echo: ponytail")],
+    ids=["429", "500", "400"],
+)
+async def test_errors_carry_neither_the_key_nor_the_upstream_body(
+    fake_gemini: FakeGemini,
+    make_generator: MakeGenerator,
+    caplog: pytest.LogCaptureFixture,
+    answer: fake.Answer,
+) -> None:
+    fake_gemini.script(answer)
+    caplog.set_level(logging.DEBUG, logger="casting")
+
+    with pytest.raises((UpstreamBusy, UpstreamUnavailable)) as failed:
+        await make_generator(max_attempts=1).generate(SHEET, [])
+
+    upstream_message = answer.body["error"]["message"]
+    error = failed.value
+    assert error.__cause__ is None and error.__context__ is None
+    for text in (str(error), repr(error), repr(vars(error)), caplog.text):
+        assert API_KEY not in text
+        assert upstream_message not in text

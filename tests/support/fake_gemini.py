@@ -1,0 +1,193 @@
+"""A local stand-in for Gemini's REST API, so the real google-genai SDK can be tested offline.
+
+It serves `POST /{version}/models/{model}:generateContent` on 127.0.0.1 from a thread,
+records each request, and answers from a script of `Answer`s (then with a 9:16 PNG).
+
+PYTEST_DONT_REWRITE: test modules import the answer helpers before pytest loads this
+module as the plugin that provides the `fake_gemini` fixture.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import cache
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from PIL import Image
+
+SHEET_SIZE = (768, 1344)
+_ROUTE = re.compile(r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateContent$")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One scripted reply: its status and JSON body, sent after `delay` seconds."""
+
+    status: int
+    body: dict[str, Any]
+    delay: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@cache
+def picture(size: tuple[int, int] = SHEET_SIZE, image_format: str = "PNG") -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (233, 226, 214)).save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def _candidate(parts: list[dict[str, Any]], finish_reason: str = "STOP") -> dict[str, Any]:
+    return {"content": {"role": "model", "parts": parts}, "finishReason": finish_reason, "index": 0}
+
+
+def image(data: bytes | None = None, mime_type: str = "image/png", delay: float = 0.0) -> Answer:
+    """A sheet, the way Gemini returns one: a text part, then the inline image."""
+    inline = {"mimeType": mime_type, "data": base64.b64encode(data or picture()).decode()}
+    parts: list[dict[str, Any]] = [{"text": "Here is the sheet."}, {"inlineData": inline}]
+    return Answer(200, {"candidates": [_candidate(parts)]}, delay=delay)
+
+
+def finished(reason: str) -> Answer:
+    """A candidate that stopped for `reason` (e.g. IMAGE_SAFETY) without an image."""
+    return Answer(200, {"candidates": [_candidate([], reason)]})
+
+
+def prompt_blocked(reason: str = "SAFETY") -> Answer:
+    return Answer(200, {"promptFeedback": {"blockReason": reason}})
+
+
+def text_only() -> Answer:
+    return Answer(200, {"candidates": [_candidate([{"text": "I would rather describe it."}])]})
+
+
+def no_candidates() -> Answer:
+    return Answer(200, {"candidates": []})
+
+
+def error(code: int, status: str, message: str, details: list[dict[str, Any]] | None = None) -> Answer:
+    """A Google API error body (google.rpc.Status as JSON)."""
+    body = {"code": code, "message": message, "status": status, "details": details or []}
+    return Answer(code, {"error": body})
+
+
+def quota_exhausted(retry_delay: str | None = "1s", retry_after: str | None = None) -> Answer:
+    """A 429 with a RetryInfo detail and, optionally, an HTTP Retry-After header."""
+    details = [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay}]
+    answer = error(429, "RESOURCE_EXHAUSTED", "Quota exceeded.", details if retry_delay else None)
+    return replace(answer, headers={"Retry-After": retry_after} if retry_after else {})
+
+
+def server_error(code: int = 500) -> Answer:
+    status = {500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+    return error(code, status[code], "The model is overloaded. Please try again later.")
+
+
+def invalid_argument(message: str = "Unsupported MIME type: image/gif") -> Answer:
+    return error(400, "INVALID_ARGUMENT", message)
+
+
+def hang(seconds: float) -> Answer:
+    """An answer that comes too late for a client whose timeout is shorter than `seconds`."""
+    return image(delay=seconds)
+
+
+class FakeGemini:
+    """The server. `requests` holds each request's JSON body, `paths` its URL path."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.peak_in_flight = 0
+        self._in_flight = 0
+        self._answers: deque[Answer] = deque()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def script(self, *answers: Answer) -> None:
+        """Answers the next requests with these, in order; later ones get the default sheet."""
+        with self._lock:
+            self._answers.extend(answers)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes the handlers still delaying an answer
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def _receive(self, path: str, body: dict[str, Any]) -> Answer:
+        with self._lock:
+            self.paths.append(path)
+            self.requests.append(body)
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            return self._answers.popleft() if self._answers else image()
+
+    def _done(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+
+def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            if not _ROUTE.match(self.path):
+                self._reply(Answer(404, {"error": {"code": 404, "status": "NOT_FOUND"}}))
+                return
+            length = int(self.headers.get("Content-Length", "0"))
+            answer = fake._receive(self.path, json.loads(self.rfile.read(length)))
+            try:
+                fake._stopping.wait(answer.delay)
+                self._reply(answer)
+            except OSError:
+                pass  # the client gave up first (its timeout is what a hang tests)
+            finally:
+                fake._done()
+
+        def _reply(self, answer: Answer) -> None:
+            payload = json.dumps(answer.body).encode()
+            self.send_response(answer.status)
+            self.send_header("Content-Type", "application/json; charset=UTF-8")
+            self.send_header("Content-Length", str(len(payload)))
+            for name, value in answer.headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # keeps test output to the tests
+
+    return Handler
+
+
+@pytest.fixture
+def fake_gemini() -> Iterator[FakeGemini]:
+    server = FakeGemini()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
