@@ -5,7 +5,14 @@ from datetime import timedelta
 
 import pytest
 
-from casting.domain.usecases.actors import DeleteActor, GetActor, ImportActor, ListActors, SaveActor, UpdateActor
+from casting.domain.usecases.actors import (
+    DeleteActor,
+    GetActor,
+    ImportActor,
+    ListActors,
+    SaveActor,
+    UpdateActor,
+)
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
@@ -46,7 +53,9 @@ class App:
         self.generate_sheet = GenerateSheet(uow, painter, idem, self.ids, self.clock, SHEET_TTL)
         self.get_sheet = GetSheet(uow, self.clock)
         self.save_actor = SaveActor(uow, idem, self.ids, self.clock)
-        self.import_actor = ImportActor(uow, codec, keeper, idem, self.ids, self.clock, max_upload_bytes=10_000)
+        self.import_actor = ImportActor(
+            uow, codec, keeper, idem, self.ids, self.clock, max_upload_bytes=10_000
+        )
         self.get_actor = GetActor(uow)
         self.list_actors = ListActors(uow)
         self.update_actor = UpdateActor(uow, self.clock)

@@ -128,7 +128,9 @@ class FakeActors(_Repository):
             return (
                 a.project == project
                 and (where.display_name is None or a.display_name == where.display_name)
-                and (where.display_name_prefix is None or a.display_name.startswith(where.display_name_prefix))
+                and (
+                    where.display_name_prefix is None or a.display_name.startswith(where.display_name_prefix)
+                )
                 and (where.approved is None or a.approved == where.approved)
             )
 

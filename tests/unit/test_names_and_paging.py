@@ -59,7 +59,8 @@ def test_filters_parse(text: str, expected: ActorFilter) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["name=x", "approved=yes", "display_name=Mina", 'approved=true OR approved=false', "approved=true AND"]
+    "text",
+    ["name=x", "approved=yes", "display_name=Mina", "approved=true OR approved=false", "approved=true AND"],
 )
 def test_bad_filters_are_invalid(text: str) -> None:
     with pytest.raises(InvalidInput) as error:

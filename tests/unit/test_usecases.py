@@ -6,7 +6,13 @@ import asyncio
 
 import pytest
 
-from casting.domain.errors import InvalidInput, NotFound, PreconditionFailed, UpstreamBusy, UpstreamUnavailable
+from casting.domain.errors import (
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    UpstreamBusy,
+    UpstreamUnavailable,
+)
 from casting.domain.model import VariantKind
 from casting.domain.usecases.actors import ActorPatch, ImportActorCommand, SaveActorCommand
 from casting.domain.usecases.sheets import GenerateSheetCommand
@@ -83,7 +89,11 @@ async def test_branching_sends_the_parent_sheet_first_and_applies_only_the_chang
     look = child.variant
     assert (look.kind, look.parent_id) == (VariantKind.DERIVED, base.id)
     assert look.traits == Traits(
-        gender=Gender.FEMALE, age_range=AgeRange.TEEN, hair_traits="short black bob", outfit="red hoodie", mood="angry"
+        gender=Gender.FEMALE,
+        age_range=AgeRange.TEEN,
+        hair_traits="short black bob",
+        outfit="red hoodie",
+        mood="angry",
     )
     spec, references = app.generator.calls[-1]
     assert spec.changes == changes and spec.base_traits == TRAITS
@@ -116,7 +126,9 @@ async def test_story_scoped_looks_show_only_with_their_story(app: App) -> None:
     view = await saved_actor(app)
     actor_id, base = view.actor.id, view.variants[0]
     scoped = await app.branch_variant(
-        BranchVariantCommand(P, actor_id, base.id, trait_changes=TraitChanges(outfit="school uniform"), story="s1")
+        BranchVariantCommand(
+            P, actor_id, base.id, trait_changes=TraitChanges(outfit="school uniform"), story="s1"
+        )
     )
     assert scoped.variant.story == "s1"
     assert [v.id for v in (await app.get_actor(P, actor_id)).variants] == [base.id]
@@ -125,7 +137,9 @@ async def test_story_scoped_looks_show_only_with_their_story(app: App) -> None:
 
     with pytest.raises(PreconditionFailed) as elsewhere:
         await app.branch_variant(
-            BranchVariantCommand(P, actor_id, scoped.variant.id, trait_changes=TraitChanges(mood="sad"), story="s2")
+            BranchVariantCommand(
+                P, actor_id, scoped.variant.id, trait_changes=TraitChanges(mood="sad"), story="s2"
+            )
         )
     assert elsewhere.value.reason == "PARENT_IN_OTHER_STORY"
     with pytest.raises(PreconditionFailed):
@@ -138,7 +152,9 @@ async def test_the_default_moves_and_cannot_be_deleted(app: App) -> None:
     view = await saved_actor(app)
     actor_id, base = view.actor.id, view.variants[0]
     child = (
-        await app.branch_variant(BranchVariantCommand(P, actor_id, base.id, trait_changes=TraitChanges(mood="calm")))
+        await app.branch_variant(
+            BranchVariantCommand(P, actor_id, base.id, trait_changes=TraitChanges(mood="calm"))
+        )
     ).variant
     await app.update_variant(P, actor_id, child.id, VariantPatch(is_default=True))
     looks = {v.id: v.is_default for v in (await app.get_actor(P, actor_id)).variants}
@@ -164,14 +180,19 @@ async def test_casting_keeps_one_active_look_per_actor_and_story(app: App) -> No
     base = mina.variants[0]
     child = (
         await app.branch_variant(
-            BranchVariantCommand(P, mina.actor.id, base.id, trait_changes=TraitChanges(outfit="armor"), story="s1")
+            BranchVariantCommand(
+                P, mina.actor.id, base.id, trait_changes=TraitChanges(outfit="armor"), story="s1"
+            )
         )
     ).variant
     await app.cast_variant(P, mina.actor.id, base.id, "s1")
     await app.cast_variant(P, mina.actor.id, child.id, "s1")
     await app.cast_variant(P, jun.actor.id, jun.variants[0].id, "s1")
     cast = await app.list_story_cast(P, "s1", 0, "")
-    assert {(m.actor.id, m.variant.id) for m in cast.members} == {(mina.actor.id, child.id), (jun.actor.id, jun.variants[0].id)}
+    assert {(m.actor.id, m.variant.id) for m in cast.members} == {
+        (mina.actor.id, child.id),
+        (jun.actor.id, jun.variants[0].id),
+    }
     assert (await app.list_story_cast(P, "s2", 0, "")).members == []
     with pytest.raises(PreconditionFailed) as error:
         await app.cast_variant(P, mina.actor.id, child.id, "s2")
@@ -197,7 +218,9 @@ async def test_listing_pages_newest_first_and_filters(app: App) -> None:
 
 async def test_update_actor_validates_and_changes_only_named_fields(app: App) -> None:
     view = await saved_actor(app)
-    updated = await app.update_actor(P, view.actor.id, ActorPatch(display_name="Mina Park", default_image_style="anime"))
+    updated = await app.update_actor(
+        P, view.actor.id, ActorPatch(display_name="Mina Park", default_image_style="anime")
+    )
     assert (updated.actor.display_name, updated.actor.default_image_style) == ("Mina Park", "anime")
     assert updated.actor.default_story_style == "romance"
     with pytest.raises(InvalidInput) as error:
@@ -219,7 +242,9 @@ async def test_delete_actor_removes_it(app: App) -> None:
 async def test_bad_input_names_every_field(app: App) -> None:
     with pytest.raises(InvalidInput) as error:
         await app.generate_sheet(
-            sheet_command(story_style="", image_style="oil", traits=Traits(mood="m" * 501), request_id="no spaces")
+            sheet_command(
+                story_style="", image_style="oil", traits=Traits(mood="m" * 501), request_id="no spaces"
+            )
         )
     assert violated_fields(error.value) == {"story_style", "image_style", "traits.mood", "request_id"}
     assert app.generator.calls == []
