@@ -1,0 +1,76 @@
+"""Domain errors to gRPC statuses with the richer error model (AIP-193), in one place.
+
+Every status carries google.rpc.ErrorInfo (domain casting.webtoon, a documented reason);
+INVALID_ARGUMENT adds BadRequest, NOT_FOUND adds ResourceInfo, and the statuses where
+retrying helps add RetryInfo. Anything unexpected is INTERNAL with no detail at all.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from casting.domain import errors
+
+DOMAIN = "casting.webtoon"
+UNAVAILABLE_RETRY_SECONDS = 5.0
+
+_CODES: list[tuple[type[errors.DomainError], int]] = [
+    (errors.NotFound, code_pb2.NOT_FOUND),
+    (errors.InvalidInput, code_pb2.INVALID_ARGUMENT),
+    (errors.Conflict, code_pb2.ABORTED),
+    (errors.GenerationBlocked, code_pb2.FAILED_PRECONDITION),
+    (errors.PreconditionFailed, code_pb2.FAILED_PRECONDITION),
+    (errors.UpstreamBusy, code_pb2.RESOURCE_EXHAUSTED),
+    (errors.UpstreamUnavailable, code_pb2.UNAVAILABLE),
+]
+
+
+def _packed(detail: object) -> any_pb2.Any:
+    packed = any_pb2.Any()
+    packed.Pack(detail)  # type: ignore[arg-type]
+    return packed
+
+
+def _retry_after(seconds: float) -> any_pb2.Any:
+    delay = duration_pb2.Duration()
+    delay.FromNanoseconds(round(seconds * 1e9))
+    return _packed(error_details_pb2.RetryInfo(retry_delay=delay))
+
+
+def to_status(error: errors.DomainError) -> grpc.Status:
+    """The status of a domain error; an unlisted kind (a bug) is INTERNAL."""
+    code = next((code for kind, code in _CODES if isinstance(error, kind)), None)
+    if code is None:
+        return internal_status()
+    metadata = {}
+    if isinstance(error, errors.GenerationBlocked):
+        metadata["model_reason"] = error.model_reason
+    details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=metadata))]
+    if isinstance(error, errors.InvalidInput):
+        violations = [
+            error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+            for v in error.violations
+        ]
+        details.append(_packed(error_details_pb2.BadRequest(field_violations=violations)))
+    elif isinstance(error, errors.NotFound):
+        resource = error_details_pb2.ResourceInfo(
+            resource_type=f"{DOMAIN}/{error.resource_type}",
+            resource_name=error.name,
+            description=error.message,
+        )
+        details.append(_packed(resource))
+    elif isinstance(error, errors.UpstreamBusy):
+        details.append(_retry_after(error.retry_after))
+    elif isinstance(error, errors.UpstreamUnavailable):
+        details.append(_retry_after(UNAVAILABLE_RETRY_SECONDS))
+    return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))
+
+
+def internal_status() -> grpc.Status:
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=DOMAIN)
+    return rpc_status.to_status(
+        status_pb2.Status(code=code_pb2.INTERNAL, message="internal error", details=[_packed(info)])
+    )

@@ -1,0 +1,83 @@
+"""The grpc.aio server: CastingService with health checking and reflection, stopped gracefully
+(health flips to NOT_SERVING first, then in-flight calls get a grace period)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from casting.server.container import Container, opened
+from casting.server.interceptors import AccessLogInterceptor, ErrorInterceptor
+from casting.v1 import casting_pb2, casting_pb2_grpc
+
+log = logging.getLogger("casting.server")
+
+SERVICE_NAME = casting_pb2.DESCRIPTOR.services_by_name["CastingService"].full_name
+# Room for an upload of the largest allowed image plus the rest of the request.
+MESSAGE_OVERHEAD_BYTES = 1024 * 1024
+
+
+@dataclass
+class RunningServer:
+    server: grpc.aio.Server
+    health: health.aio.HealthServicer
+    port: int
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Flips health to NOT_SERVING so balancers stop sending calls, then lets in-flight
+        calls finish within the grace period."""
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace_seconds)
+
+
+@asynccontextmanager
+async def running(container: Container) -> AsyncIterator[RunningServer]:
+    """The service on the settings' host and port (0: a free port), until the block ends."""
+    settings = container.settings()
+    async with opened(container):
+        max_message = settings.max_upload_bytes + MESSAGE_OVERHEAD_BYTES
+        server = grpc.aio.server(
+            interceptors=[AccessLogInterceptor(), ErrorInterceptor()],
+            options=[
+                ("grpc.max_receive_message_length", max_message),
+                ("grpc.max_send_message_length", max_message),
+                ("grpc.keepalive_time_ms", 60_000),
+                ("grpc.keepalive_timeout_ms", 20_000),
+                ("grpc.http2.min_ping_interval_without_data_ms", 30_000),
+            ],
+        )
+        casting_pb2_grpc.add_CastingServiceServicer_to_server(container.servicer(), server)
+        health_servicer = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+        )
+        port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+        await server.start()
+        for service in ("", SERVICE_NAME):
+            await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+        log.info("casting serving on port %d with the %s generator", port, settings.chosen_generator)
+        live = RunningServer(server, health_servicer, port)
+        try:
+            yield live
+        finally:
+            await live.stop(settings.grace_period_seconds)
+
+
+async def serve(container: Container) -> None:
+    """Serves until SIGTERM or SIGINT, then stops gracefully."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    async with running(container):
+        await stopping.wait()
+        log.info("casting stopping: health is NOT_SERVING, draining in-flight calls")

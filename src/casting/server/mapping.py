@@ -1,0 +1,176 @@
+"""The one mapping between the contract's messages and domain values, both ways."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf.duration_pb2 import Duration
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from casting.domain import names
+from casting.domain.errors import InvalidInput
+from casting.domain.model import Sheet, VariantKind
+from casting.domain.usecases.views import ActorView, VariantView
+from casting.domain.values import AgeRange, Gender, Image, Provenance, Style, TraitChanges, Traits
+from casting.v1 import casting_pb2 as pb
+
+_GENDERS = {
+    Gender.UNSPECIFIED: pb.GENDER_UNSPECIFIED,
+    Gender.FEMALE: pb.GENDER_FEMALE,
+    Gender.MALE: pb.GENDER_MALE,
+    Gender.NONBINARY: pb.GENDER_NONBINARY,
+}
+_AGES = {
+    AgeRange.UNSPECIFIED: pb.AGE_RANGE_UNSPECIFIED,
+    AgeRange.CHILD: pb.AGE_RANGE_CHILD,
+    AgeRange.TEEN: pb.AGE_RANGE_TEEN,
+    AgeRange.YOUNG_ADULT: pb.AGE_RANGE_YOUNG_ADULT,
+    AgeRange.MIDDLE_AGED: pb.AGE_RANGE_MIDDLE_AGED,
+    AgeRange.ELDERLY: pb.AGE_RANGE_ELDERLY,
+}
+_GENDERS_BACK = {v: k for k, v in _GENDERS.items()}
+_AGES_BACK = {v: k for k, v in _AGES.items()}
+_KINDS = {
+    VariantKind.BASE: pb.Variant.KIND_BASE,
+    VariantKind.DERIVED: pb.Variant.KIND_DERIVED,
+    VariantKind.IMPORTED: pb.Variant.KIND_IMPORTED,
+}
+_TEXT_FIELDS = ("face_traits", "hair_traits", "outfit", "mood", "custom_prompt")
+
+
+def _gender(value: int, field: str) -> Gender:
+    if value not in _GENDERS_BACK:
+        raise InvalidInput.field(field, f"unknown gender {value}")
+    return _GENDERS_BACK[value]
+
+
+def _age(value: int, field: str) -> AgeRange:
+    if value not in _AGES_BACK:
+        raise InvalidInput.field(field, f"unknown age range {value}")
+    return _AGES_BACK[value]
+
+
+def traits_from_proto(message: pb.Traits, field: str) -> Traits:
+    return Traits(
+        gender=_gender(message.gender, f"{field}.gender"),
+        age_range=_age(message.age_range, f"{field}.age_range"),
+        **{name: getattr(message, name) for name in _TEXT_FIELDS},
+    )
+
+
+def traits_to_proto(traits: Traits) -> pb.Traits:
+    return pb.Traits(
+        gender=_GENDERS[traits.gender],
+        age_range=_AGES[traits.age_range],
+        **{name: getattr(traits, name) for name in _TEXT_FIELDS},
+    )
+
+
+def changes_from_proto(message: pb.TraitChanges, field: str) -> TraitChanges:
+    set_text = {name: getattr(message, name) for name in _TEXT_FIELDS if message.HasField(name)}
+    return TraitChanges(
+        gender=_gender(message.gender, f"{field}.gender") if message.HasField("gender") else None,
+        age_range=_age(message.age_range, f"{field}.age_range") if message.HasField("age_range") else None,
+        **set_text,
+    )
+
+
+def changes_to_proto(changes: TraitChanges) -> pb.TraitChanges:
+    values = changes.as_dict()
+    if changes.gender is not None:
+        values["gender"] = _GENDERS[changes.gender]
+    if changes.age_range is not None:
+        values["age_range"] = _AGES[changes.age_range]
+    return pb.TraitChanges(**values)
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def style_to_proto(style: Style) -> pb.Style:
+    return pb.Style(id=style.id, display_name=style.display_name, description=style.description)
+
+
+def image_to_proto(image: Image) -> pb.Image:
+    return pb.Image(
+        name=names.image(image.project, image.id),
+        mime_type=image.mime_type,
+        width=image.width,
+        height=image.height,
+        size_bytes=image.size_bytes,
+        sha256=image.sha256,
+    )
+
+
+def provenance_to_proto(provenance: Provenance, project: str) -> pb.Generation:
+    duration = Duration()
+    duration.FromNanoseconds(round(provenance.duration_seconds * 1e9))
+    return pb.Generation(
+        generator=provenance.generator,
+        model=provenance.model,
+        prompt_version=provenance.prompt_version,
+        prompt_sha256=provenance.prompt_sha256,
+        reference_images=[names.image(project, i) for i in provenance.reference_image_ids],
+        duration=duration,
+    )
+
+
+def sheet_to_proto(sheet: Sheet) -> pb.Sheet:
+    return pb.Sheet(
+        name=names.sheet(sheet.project, sheet.id),
+        story_style=sheet.story_style,
+        image_style=sheet.image_style,
+        traits=traits_to_proto(sheet.traits),
+        image=image_to_proto(sheet.image),
+        generation=provenance_to_proto(sheet.provenance, sheet.project),
+        create_time=timestamp(sheet.create_time),
+        expire_time=timestamp(sheet.expire_time),
+        actor=names.actor(sheet.project, sheet.actor_id) if sheet.actor_id else "",
+    )
+
+
+def variant_to_proto(view: VariantView) -> pb.Variant:
+    actor, variant = view.actor, view.variant
+    project = actor.project
+    message = pb.Variant(
+        name=names.variant(project, actor.id, variant.id),
+        display_name=variant.display_name,
+        kind=_KINDS[variant.kind],
+        story=names.story(project, variant.story) if variant.story else "",
+        story_style=variant.story_style,
+        image_style=variant.image_style,
+        traits=traits_to_proto(variant.traits),
+        trait_changes=changes_to_proto(variant.trait_changes),
+        parent_variant=names.variant(project, actor.id, variant.parent_id) if variant.parent_id else "",
+        images=[image_to_proto(i) for i in variant.images],
+        is_default=variant.is_default,
+        cast_stories=[names.story(project, s) for s in actor.cast_stories(variant.id)],
+        create_time=timestamp(variant.create_time),
+        update_time=timestamp(variant.update_time),
+    )
+    if variant.reference_image is not None:
+        message.reference_image.CopyFrom(image_to_proto(variant.reference_image))
+    if variant.provenance is not None:
+        message.generation.CopyFrom(provenance_to_proto(variant.provenance, project))
+    return message
+
+
+def actor_to_proto(view: ActorView) -> pb.Actor:
+    actor = view.actor
+    return pb.Actor(
+        name=actor.name,
+        display_name=actor.display_name,
+        description=actor.description,
+        traits=traits_to_proto(actor.traits),
+        default_story_style=actor.default_story_style,
+        default_image_style=actor.default_image_style,
+        approved=actor.approved,
+        default_variant=names.variant(actor.project, actor.id, actor.default_variant.id),
+        variants=[variant_to_proto(VariantView(actor, v)) for v in view.variants],
+        create_time=timestamp(actor.create_time),
+        update_time=timestamp(actor.update_time),
+        variant_count=len(actor.variants),
+    )

@@ -1,0 +1,40 @@
+"""Operator settings from the environment. The variable names are a contract with operators."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every CASTING_* variable, with defaults that run on one machine (SQLite, a local blob
+    directory, the offline generator when no Gemini key is set)."""
+
+    model_config = SettingsConfigDict(env_prefix="CASTING_", extra="ignore")
+
+    host: str = "[::]"
+    port: int = 50051
+    database_url: str = "sqlite+aiosqlite:///./var/casting.db"
+    database_pool_size: int = 10
+    database_pool_timeout_seconds: float = 10.0
+    blob_url: str = "file://./var/blobs"
+    generator: Literal["auto", "gemini", "offline"] = "auto"
+    gemini_api_key: str = Field(default="", validation_alias=AliasChoices("GEMINI_API_KEY"))
+    gemini_model: str = "gemini-2.5-flash-image"
+    gemini_base_url: str = ""
+    gemini_max_attempts: int = 3
+    gemini_timeout_seconds: float = 120.0
+    max_concurrent_generations: int = 16
+    sheet_ttl_seconds: int = 24 * 3600
+    max_upload_bytes: int = 20 * 1024 * 1024
+    grace_period_seconds: float = 30.0
+    metrics_port: int = 0
+
+    @property
+    def chosen_generator(self) -> Literal["gemini", "offline"]:
+        """auto means gemini when a key is set, else the offline drawing."""
+        if self.generator == "auto":
+            return "gemini" if self.gemini_api_key else "offline"
+        return self.generator
