@@ -1,0 +1,70 @@
+"""The service as an operator runs it: `casting serve` in its own process, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from casting.v1 import casting_pb2 as pb
+from casting.v1 import casting_pb2_grpc
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_serving(port: int, process: subprocess.Popen[bytes], seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            assert process.poll() is None, "the server exited during start-up"
+            try:
+                if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                    return
+            except grpc.RpcError:
+                time.sleep(0.2)
+    raise AssertionError("the server did not become SERVING")
+
+
+def test_serve_migrates_the_embedded_database_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    env = os.environ | {
+        "CASTING_HOST": "127.0.0.1",
+        "CASTING_PORT": str(port),
+        "CASTING_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'casting.db'}",
+        "CASTING_BLOB_URL": f"file://{tmp_path / 'var' / 'blobs'}",
+        "CASTING_GRACE_PERIOD_SECONDS": "2",
+    }
+    env.pop("GEMINI_API_KEY", None)
+    log = (tmp_path / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "casting.server.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    try:
+        wait_until_serving(port, process)
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = casting_pb2_grpc.CastingServiceStub(channel)
+            sheet = stub.GenerateSheet(
+                pb.GenerateSheetRequest(parent="projects/p", story_style="comedy", image_style="chibi"),
+                timeout=30,
+            )
+            assert sheet.generation.generator == "offline"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=20) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    output = (tmp_path / "server.log").read_text()
+    assert "offline generator" in output
+    assert (tmp_path / "var" / "casting.db").exists()
