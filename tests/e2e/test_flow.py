@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 
@@ -217,6 +218,31 @@ async def test_update_and_delete_actor(stub) -> None:
         with pytest.raises(grpc.aio.AioRpcError) as gone:
             await call
         assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_a_deleted_actors_sheet_cannot_come_back(stub) -> None:
+    sheet = await generate(stub)
+    actor = await stub.SaveActor(pb.SaveActorRequest(parent=P, sheet=sheet.name, display_name="Gone"))
+    await stub.DeleteActor(pb.DeleteActorRequest(name=actor.name))
+    with pytest.raises(grpc.aio.AioRpcError) as gone:
+        await stub.GetSheet(pb.GetSheetRequest(name=sheet.name))
+    assert gone.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_concurrent_saves_of_one_sheet_make_one_actor(stub) -> None:
+    sheet = await generate(stub)
+    outcomes = await asyncio.gather(
+        *(
+            stub.SaveActor(pb.SaveActorRequest(parent=P, sheet=sheet.name, display_name=f"Twin {i}"))
+            for i in range(4)
+        ),
+        return_exceptions=True,
+    )
+    saved = [o for o in outcomes if isinstance(o, pb.Actor)]
+    refused = {o.code() for o in outcomes if isinstance(o, grpc.aio.AioRpcError)}
+    assert len(saved) == 1
+    assert refused <= {grpc.StatusCode.FAILED_PRECONDITION, grpc.StatusCode.ABORTED} and refused
+    assert len((await stub.ListActors(pb.ListActorsRequest(parent=P))).actors) == 1
 
 
 def encoded(fmt: str) -> bytes:

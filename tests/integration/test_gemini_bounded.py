@@ -15,7 +15,6 @@ from casting.domain.values import Style, Traits
 from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import FakeGemini
 
-
 SHEET = GenerationSpec(
     GenerationKind.SHEET, Traits(mood="calm"), Style("s", "S", "s."), Style("i", "I", "i.")
 )

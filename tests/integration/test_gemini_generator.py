@@ -21,7 +21,6 @@ from casting.domain.values import ImageBytes, Style, TraitChanges, Traits
 from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import FakeGemini
 
-
 API_KEY = "test-key-DO-NOT-LEAK"
 STORY = Style("thriller", "Thriller", "Muted, cool palette.")
 IMAGE = Style("webtoon", "Webtoon", "Clean line art.")

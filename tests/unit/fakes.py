@@ -122,6 +122,9 @@ class FakeActors(_Repository):
 
     async def delete(self, actor: Actor) -> None:
         del self._tables.actors[(actor.project, actor.id)]
+        for key, sheet in list(self._tables.sheets.items()):
+            if sheet.actor_id == actor.id:
+                del self._tables.sheets[key]  # a saved sheet goes with its actor
 
     async def list(self, project: str, where: ActorFilter, page: PageRequest) -> list[Actor]:
         def keep(a: Actor) -> bool:

@@ -1,0 +1,134 @@
+"""The actor repository: whole aggregates in a fixed number of queries, saved by sync."""
+
+from __future__ import annotations
+
+import builtins
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.attributes import flag_modified
+from sqlalchemy.orm.interfaces import LoaderOption
+
+from casting.adapters.sql import mappers
+from casting.adapters.sql.conflicts import conflicts_as_domain_errors
+from casting.adapters.sql.models import (
+    ActorRow,
+    CastRow,
+    ReferenceImageRow,
+    VariantImageRow,
+    VariantRow,
+)
+from casting.domain.errors import Conflict
+from casting.domain.model import Actor
+from casting.domain.pagination import PageRequest
+from casting.domain.ports import ActorFilter
+
+# One query per level, whatever the number of actors: actors, variants, each variant's image
+# list (joined to its images), its reference image, and the casts.
+_AGGREGATE: tuple[LoaderOption, ...] = (
+    selectinload(ActorRow.variants).options(
+        selectinload(VariantRow.images).joinedload(VariantImageRow.image, innerjoin=True),
+        selectinload(VariantRow.reference_images).joinedload(ReferenceImageRow.image, innerjoin=True),
+    ),
+    selectinload(ActorRow.casts),
+)
+
+
+class SqlActorRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        # The session's identity map holds clean rows weakly; these strong references keep
+        # the rows (and the version they were read at) alive until the unit of work ends, so
+        # that save() checks against the version this unit of work actually read.
+        self._rows: dict[str, ActorRow] = {}
+
+    async def add(self, actor: Actor) -> None:
+        row = ActorRow()
+        mappers.write_actor(row, actor)
+        self._session.add(row)
+        self._rows[actor.id] = row
+
+    async def get(self, project: str, actor_id: str, *, for_update: bool = False) -> Actor | None:
+        query = _aggregates().where(ActorRow.id == actor_id, ActorRow.project == project)
+        if for_update:
+            # Lock the character row only; the children are read by their own queries. A
+            # locked read must refresh a row this session already holds.
+            query = query.with_for_update(of=ActorRow).execution_options(populate_existing=True)
+        rows = await self._load(query)
+        return mappers.actor_from_row(rows[0]) if rows else None
+
+    async def save(self, actor: Actor) -> None:
+        row = await self._row(actor)
+        if row is None:
+            raise Conflict("the actor was deleted concurrently; retry the request")
+        async with conflicts_as_domain_errors():
+            # Every save bumps the version, so a concurrent save of the same actor fails even
+            # when only its variants changed.
+            flag_modified(row, "update_time")
+            # The partial unique index is checked row by row on PostgreSQL: the old default
+            # must be cleared in an earlier statement than the new one is set.
+            keep_default = {variant.id for variant in actor.variants if variant.is_default}
+            for variant_row in row.variants:
+                if variant_row.is_default and variant_row.id not in keep_default:
+                    variant_row.is_default = False
+            await self._session.flush()
+        mappers.write_actor(row, actor)
+
+    async def delete(self, actor: Actor) -> None:
+        row = await self._row(actor)
+        if row is not None:
+            await self._session.delete(row)
+            del self._rows[actor.id]
+
+    # `list` is a method of this class: annotations here spell the builtin `builtins.list`.
+    async def list(self, project: str, where: ActorFilter, page: PageRequest) -> builtins.list[Actor]:
+        query = _aggregates().where(ActorRow.project == project)
+        if where.display_name is not None:
+            query = query.where(ActorRow.display_name == where.display_name)
+        if where.display_name_prefix is not None:
+            # autoescape: a name with % or _ is a literal prefix, not a pattern.
+            query = query.where(ActorRow.display_name.startswith(where.display_name_prefix, autoescape=True))
+        if where.approved is not None:
+            query = query.where(ActorRow.approved == where.approved)
+        return [mappers.actor_from_row(row) for row in await self._load(_page(query, page))]
+
+    async def list_cast(self, project: str, story: str, page: PageRequest) -> builtins.list[Actor]:
+        query = _aggregates().join(
+            CastRow,
+            and_(
+                CastRow.character_id == ActorRow.id,
+                CastRow.project == project,
+                CastRow.story_id == story,
+            ),
+        )
+        query = query.where(ActorRow.project == project)
+        return [mappers.actor_from_row(row) for row in await self._load(_page(query, page))]
+
+    async def _row(self, actor: Actor) -> ActorRow | None:
+        """The row this unit of work read `actor` from, else the row as it is now."""
+        if actor.id not in self._rows:
+            await self._load(_aggregates().where(ActorRow.id == actor.id))
+        return self._rows.get(actor.id)
+
+    async def _load(self, query: Select[ActorRow]) -> builtins.list[ActorRow]:
+        rows = list((await self._session.scalars(query)).all())
+        self._rows.update((row.id, row) for row in rows)
+        return rows
+
+
+def _aggregates() -> Select[ActorRow]:
+    return select(ActorRow).options(*_AGGREGATE)
+
+
+def _page(query: Select[ActorRow], page: PageRequest) -> Select[ActorRow]:
+    """Newest first, after the cursor; one row more than the page to tell if more follow."""
+    if page.after is not None:
+        created, last_id = page.after.create_time, page.after.id
+        query = query.where(
+            or_(
+                ActorRow.create_time < created,
+                and_(ActorRow.create_time == created, ActorRow.id < last_id),
+            )
+        )
+    return query.order_by(ActorRow.create_time.desc(), ActorRow.id.desc()).limit(page.size + 1)

@@ -1,0 +1,58 @@
+"""Engines and session factories for the embedded (SQLite) and production (PostgreSQL) databases."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import URL, event, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry
+
+DEFAULT_URL = "sqlite+aiosqlite:///./var/casting.db"
+
+
+def create_engine(
+    url: str, *, pool_size: int = 5, pool_timeout: float = 30.0, echo: bool = False
+) -> AsyncEngine:
+    """An engine for `url` (sqlite+aiosqlite or postgresql+asyncpg). Pool settings apply to
+    every pooled database; an in-memory SQLite database lives in one connection instead."""
+    parsed = make_url(url)
+    options: dict[str, Any] = {"echo": echo}
+    if not is_in_memory_sqlite(parsed):
+        options.update(pool_size=pool_size, pool_timeout=pool_timeout)
+    if parsed.get_backend_name() == "postgresql":
+        options.update(pool_pre_ping=True)
+    ensure_sqlite_directory(parsed)
+    engine = _create_async_engine(parsed, **options)
+    if parsed.get_backend_name() == "sqlite":
+        event.listen(engine.sync_engine, "connect", _sqlite_rules)
+    return engine
+
+
+def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Domain objects are built before commit; nothing should reload rows after it.
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_in_memory_sqlite(url: URL) -> bool:
+    return url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+    )
+
+
+def ensure_sqlite_directory(url: URL) -> None:
+    """Creates the directory of a SQLite file, which SQLite will not do itself."""
+    if url.get_backend_name() == "sqlite" and not is_in_memory_sqlite(url) and url.database:
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_rules(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    # SQLite leaves foreign keys off per connection unless asked.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    # LIKE is case-insensitive on SQLite and case-sensitive on PostgreSQL; a display-name
+    # prefix must match the same rows on both.
+    cursor.execute("PRAGMA case_sensitive_like=ON")
+    cursor.close()

@@ -1,0 +1,22 @@
+"""The idempotency repository: creates already done under a caller's request id (AIP-155)."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from casting.adapters.sql import mappers
+from casting.adapters.sql.models import IdempotencyRow
+from casting.domain.ports import IdempotencyRecord
+
+
+class SqlIdempotencyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, project: str, operation: str, request_id: str) -> IdempotencyRecord | None:
+        row = await self._session.get(IdempotencyRow, (project, operation, request_id))
+        return mappers.idempotency_from_row(row) if row else None
+
+    async def add(self, record: IdempotencyRecord) -> None:
+        # A second record for the same key fails at commit as a Conflict (primary key).
+        self._session.add(mappers.idempotency_to_row(record))

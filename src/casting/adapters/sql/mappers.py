@@ -1,0 +1,270 @@
+"""Rows <-> domain: the one place that knows both shapes.
+
+`*_from_row` builds a domain object from fully loaded rows. `write_*` copies a domain object
+onto a row, new or loaded, so that creating and updating share one field list. Writes set
+image ids only: image rows are added by the image repository, never through an aggregate.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import asdict
+from typing import Any
+
+from casting.adapters.sql.models import (
+    ActorRow,
+    CastRow,
+    IdempotencyRow,
+    ImageRow,
+    ProvenanceColumns,
+    ReferenceImageRow,
+    SheetRow,
+    VariantImageRow,
+    VariantRow,
+)
+from casting.domain.model import Actor, Sheet, Variant, VariantKind
+from casting.domain.ports import IdempotencyRecord
+from casting.domain.values import AgeRange, Gender, Image, Provenance, TraitChanges, Traits
+
+_ENUM_TRAITS: dict[str, type[enum.Enum]] = {"gender": Gender, "age_range": AgeRange}
+
+
+def _traits_json(values: Mapping[str, object]) -> dict[str, str]:
+    return {
+        name: value.value if isinstance(value, enum.Enum) else str(value) for name, value in values.items()
+    }
+
+
+def _traits_fields(data: Mapping[str, str]) -> dict[str, Any]:
+    return {
+        name: _ENUM_TRAITS[name](value) if name in _ENUM_TRAITS else value for name, value in data.items()
+    }
+
+
+def traits_to_json(traits: Traits) -> dict[str, str]:
+    return _traits_json(asdict(traits))
+
+
+def traits_from_json(data: Mapping[str, str]) -> Traits:
+    return Traits(**_traits_fields(data))
+
+
+def trait_changes_to_json(changes: TraitChanges) -> dict[str, str]:
+    return _traits_json(changes.as_dict())
+
+
+def trait_changes_from_json(data: Mapping[str, str]) -> TraitChanges:
+    return TraitChanges(**_traits_fields(data))
+
+
+def image_from_row(row: ImageRow) -> Image:
+    return Image(
+        id=row.id,
+        project=row.project,
+        blob_key=row.blob_key,
+        mime_type=row.mime_type,
+        width=row.width,
+        height=row.height,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        create_time=row.create_time,
+    )
+
+
+def image_to_row(image: Image) -> ImageRow:
+    return ImageRow(
+        id=image.id,
+        project=image.project,
+        blob_key=image.blob_key,
+        mime_type=image.mime_type,
+        width=image.width,
+        height=image.height,
+        size_bytes=image.size_bytes,
+        sha256=image.sha256,
+        create_time=image.create_time,
+    )
+
+
+def _provenance_from_row(row: ProvenanceColumns) -> Provenance | None:
+    if row.generator is None:
+        return None
+    return Provenance(
+        generator=row.generator,
+        model=row.model or "",
+        prompt_version=row.prompt_version or "",
+        prompt_sha256=row.prompt_sha256 or "",
+        reference_image_ids=tuple(row.reference_image_ids or ()),
+        duration_seconds=row.duration_seconds or 0.0,
+    )
+
+
+def _write_provenance(row: ProvenanceColumns, provenance: Provenance | None) -> None:
+    row.generator = provenance.generator if provenance else None
+    row.model = provenance.model if provenance else None
+    row.prompt_version = provenance.prompt_version if provenance else None
+    row.prompt_sha256 = provenance.prompt_sha256 if provenance else None
+    row.reference_image_ids = list(provenance.reference_image_ids) if provenance else None
+    row.duration_seconds = provenance.duration_seconds if provenance else None
+
+
+def variant_from_row(row: VariantRow) -> Variant:
+    return Variant(
+        id=row.id,
+        actor_id=row.character_id,
+        kind=VariantKind(row.kind),
+        display_name=row.display_name,
+        story=row.story_id,
+        story_style=row.story_style,
+        image_style=row.image_style,
+        traits=traits_from_json(row.traits),
+        trait_changes=trait_changes_from_json(row.trait_changes),
+        parent_id=row.parent_variant_id,
+        reference_image=(image_from_row(row.reference_images[0].image) if row.reference_images else None),
+        images=[image_from_row(link.image) for link in row.images],
+        is_default=row.is_default,
+        provenance=_provenance_from_row(row),
+        create_time=row.create_time,
+        update_time=row.update_time,
+    )
+
+
+def actor_from_row(row: ActorRow) -> Actor:
+    return Actor(
+        id=row.id,
+        project=row.project,
+        display_name=row.display_name,
+        description=row.description,
+        traits=traits_from_json(row.traits),
+        default_story_style=row.default_story_style,
+        default_image_style=row.default_image_style,
+        approved=row.approved,
+        create_time=row.create_time,
+        update_time=row.update_time,
+        variants=[variant_from_row(variant) for variant in row.variants],
+        casts={cast.story_id: cast.variant_id for cast in row.casts},
+    )
+
+
+def write_actor(row: ActorRow, actor: Actor) -> None:
+    """Brings `row` and its children in line with `actor`: changed fields, new, changed and
+    removed variants, their image lists, and the casts."""
+    row.id = actor.id
+    row.project = actor.project
+    row.display_name = actor.display_name
+    row.description = actor.description
+    row.traits = traits_to_json(actor.traits)
+    row.default_story_style = actor.default_story_style
+    row.default_image_style = actor.default_image_style
+    row.approved = actor.approved
+    row.create_time = actor.create_time
+    row.update_time = actor.update_time
+
+    loaded = {variant.id: variant for variant in row.variants}
+    variants = []
+    for variant in actor.variants:
+        variant_row = loaded.get(variant.id) or VariantRow(id=variant.id)
+        _write_variant(variant_row, variant)
+        variants.append(variant_row)
+    row.variants = variants  # a dropped row is an orphan, deleted at flush
+
+    casts = {cast.story_id: cast for cast in row.casts}
+    row.casts = [
+        _write_cast(casts.get(story) or CastRow(story_id=story), actor.project, variant_id)
+        for story, variant_id in actor.casts.items()
+    ]
+
+
+def _write_variant(row: VariantRow, variant: Variant) -> None:
+    row.character_id = variant.actor_id
+    row.story_id = variant.story
+    row.kind = variant.kind.value
+    row.display_name = variant.display_name
+    row.story_style = variant.story_style
+    row.image_style = variant.image_style
+    row.traits = traits_to_json(variant.traits)
+    row.trait_changes = trait_changes_to_json(variant.trait_changes)
+    row.parent_variant_id = variant.parent_id
+    row.is_default = variant.is_default
+    row.create_time = variant.create_time
+    row.update_time = variant.update_time
+    _write_provenance(row, variant.provenance)
+    references = [variant.reference_image] if variant.reference_image else []
+    _write_image_links(row.reference_images, references, ReferenceImageRow)
+    _write_image_links(row.images, variant.images, VariantImageRow)
+
+
+def _write_image_links(
+    links: list[Any],
+    images: list[Image],
+    link_type: type[VariantImageRow] | type[ReferenceImageRow],
+) -> None:
+    """Updates an ordered image list in place, position by position: rewriting unchanged rows
+    would be churn, and deleting and re-inserting a (variant, position) key in one flush is
+    an ordering hazard."""
+    for position, image in enumerate(images):
+        if position < len(links):
+            if links[position].image_id != image.id:
+                links[position].image_id = image.id
+        else:
+            links.append(link_type(position=position, image_id=image.id))
+    del links[len(images) :]
+
+
+def _write_cast(row: CastRow, project: str, variant_id: str) -> CastRow:
+    row.project = project
+    row.variant_id = variant_id
+    return row
+
+
+def sheet_from_row(row: SheetRow) -> Sheet:
+    provenance = _provenance_from_row(row)
+    if provenance is None:
+        raise ValueError(f"sheet {row.id} has no provenance")
+    return Sheet(
+        id=row.id,
+        project=row.project,
+        story_style=row.story_style,
+        image_style=row.image_style,
+        traits=traits_from_json(row.traits),
+        image=image_from_row(row.image),
+        provenance=provenance,
+        create_time=row.create_time,
+        expire_time=row.expire_time,
+        actor_id=row.character_id,
+    )
+
+
+def write_sheet(row: SheetRow, sheet: Sheet) -> None:
+    row.id = sheet.id
+    row.project = sheet.project
+    row.story_style = sheet.story_style
+    row.image_style = sheet.image_style
+    row.traits = traits_to_json(sheet.traits)
+    row.image_id = sheet.image.id
+    row.create_time = sheet.create_time
+    row.expire_time = sheet.expire_time
+    row.character_id = sheet.actor_id
+    _write_provenance(row, sheet.provenance)
+
+
+def idempotency_from_row(row: IdempotencyRow) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        project=row.project,
+        operation=row.operation,
+        request_id=row.request_id,
+        fingerprint=row.fingerprint,
+        resource_id=row.resource_id,
+        create_time=row.create_time,
+    )
+
+
+def idempotency_to_row(record: IdempotencyRecord) -> IdempotencyRow:
+    return IdempotencyRow(
+        project=record.project,
+        operation=record.operation,
+        request_id=record.request_id,
+        fingerprint=record.fingerprint,
+        resource_id=record.resource_id,
+        create_time=record.create_time,
+    )

@@ -1,0 +1,68 @@
+"""Schema migrations, run from code: the server brings its database to head on start.
+
+The alembic scripts live at the repository root (alembic.ini, migrations/), beside `src/`;
+they are found by walking up from this file, so the working directory does not matter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from casting.adapters.sql.engine import ensure_sqlite_directory
+
+_Migration = Callable[[Config], None]
+
+
+async def upgrade_to_head(url: str) -> None:
+    """Applies every migration the database at `url` lacks."""
+    await _run(url, lambda config: command.upgrade(config, "head"))
+
+
+async def downgrade_to_base(url: str) -> None:
+    """Reverts every migration: the database is left without the service's tables."""
+    await _run(url, lambda config: command.downgrade(config, "base"))
+
+
+def alembic_config() -> Config:
+    """The repository's alembic configuration, with an absolute script location."""
+    root = _repository_root()
+    config = Config(str(root / "alembic.ini"))
+    config.set_main_option("script_location", str(root / "migrations"))
+    return config
+
+
+def _repository_root() -> Path:
+    here = Path(__file__).resolve()
+    for directory in here.parents:
+        if (directory / "alembic.ini").is_file() and (directory / "migrations" / "env.py").is_file():
+            return directory
+    raise RuntimeError(
+        f"no alembic.ini with a migrations/ directory above {here}; the migrations ship with "
+        "the source tree, so run from a checkout or an editable install"
+    )
+
+
+async def _run(url: str, migrate: _Migration) -> None:
+    parsed = make_url(url)
+    ensure_sqlite_directory(parsed)
+    engine = create_async_engine(parsed, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(_on_connection, migrate)
+    finally:
+        await engine.dispose()
+
+
+def _on_connection(connection: Connection, migrate: _Migration) -> None:
+    config = alembic_config()
+    # env.py migrates on this connection (instead of opening its own event loop and engine)
+    # and leaves the caller's logging alone.
+    config.attributes["connection"] = connection
+    migrate(config)

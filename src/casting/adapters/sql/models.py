@@ -1,0 +1,232 @@
+"""The tables, as typed declarative rows. Rows know nothing of the domain; see mappers.py.
+
+The database enforces the invariants it can on its own: foreign keys, one default variant per
+character (a partial unique index), one active variant per (character, story) (the primary
+key of story_casts) and one idempotency record per request id.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from casting.adapters.sql.timestamps import UtcDateTime
+
+# Every constraint and index gets a predictable name, so migrations can address them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = String(36)  # a server-made UUID
+OWNER_ID = String(63)  # a project or story id: [a-z0-9-]{1,63} or a UUID
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        str: Text,
+        datetime: UtcDateTime,
+        dict[str, str]: JSON,
+        list[str]: JSON,
+    }
+
+
+class ImageRow(Base):
+    __tablename__ = "images"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project: Mapped[str] = mapped_column(OWNER_ID)
+    blob_key: Mapped[str]
+    mime_type: Mapped[str]
+    width: Mapped[int]
+    height: Mapped[int]
+    size_bytes: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    create_time: Mapped[datetime]
+
+
+class ProvenanceColumns:
+    """How an image was made; all NULL for a variant that was imported, not generated."""
+
+    generator: Mapped[str | None]
+    model: Mapped[str | None]
+    prompt_version: Mapped[str | None]
+    prompt_sha256: Mapped[str | None] = mapped_column(String(64))
+    reference_image_ids: Mapped[list[str] | None]
+    duration_seconds: Mapped[float | None]
+
+
+class ActorRow(Base):
+    __tablename__ = "characters"
+    __table_args__ = (Index(None, "project", "create_time", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project: Mapped[str] = mapped_column(OWNER_ID)
+    display_name: Mapped[str]
+    description: Mapped[str]
+    traits: Mapped[dict[str, str]]
+    default_story_style: Mapped[str]
+    default_image_style: Mapped[str]
+    approved: Mapped[bool]
+    create_time: Mapped[datetime]
+    update_time: Mapped[datetime]
+    version: Mapped[int] = mapped_column(Integer)
+
+    # The database deletes the children (ON DELETE CASCADE); passive_deletes spares the loads.
+    variants: Mapped[list[VariantRow]] = relationship(
+        lazy="raise",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=lambda: (VariantRow.create_time, VariantRow.id),
+    )
+    casts: Mapped[list[CastRow]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class VariantRow(ProvenanceColumns, Base):
+    __tablename__ = "character_variants"
+    __table_args__ = (CheckConstraint("kind IN ('base', 'derived', 'imported')", name="kind"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    character_id: Mapped[str] = mapped_column(ForeignKey("characters.id", ondelete="CASCADE"), index=True)
+    story_id: Mapped[str | None] = mapped_column(OWNER_ID)
+    kind: Mapped[str] = mapped_column(String(16))
+    display_name: Mapped[str]
+    story_style: Mapped[str]
+    image_style: Mapped[str]
+    traits: Mapped[dict[str, str]]
+    # Only the fields the look changed, so "unchanged" and "changed to empty" stay distinct.
+    trait_changes: Mapped[dict[str, str]]
+    parent_variant_id: Mapped[str | None] = mapped_column(
+        ForeignKey("character_variants.id", ondelete="SET NULL"), index=True
+    )
+    is_default: Mapped[bool]
+    create_time: Mapped[datetime]
+    update_time: Mapped[datetime]
+
+    images: Mapped[list[VariantImageRow]] = relationship(
+        lazy="raise",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=lambda: VariantImageRow.position,
+    )
+    reference_images: Mapped[list[ReferenceImageRow]] = relationship(
+        lazy="raise",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+        order_by=lambda: ReferenceImageRow.position,
+    )
+
+
+class VariantImageRow(Base):
+    """A variant's generated images, in order."""
+
+    __tablename__ = "variant_images"
+
+    variant_id: Mapped[str] = mapped_column(
+        ForeignKey("character_variants.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id"))
+
+    # Writes set image_id only (image rows are added by the image repository); the
+    # relationship is here for loading and so that a flush inserts images before links.
+    image: Mapped[ImageRow] = relationship(lazy="raise")
+
+
+class ReferenceImageRow(Base):
+    """The image a variant was drawn from (its identity anchor)."""
+
+    __tablename__ = "character_reference_images"
+
+    variant_id: Mapped[str] = mapped_column(
+        ForeignKey("character_variants.id", ondelete="CASCADE"), primary_key=True
+    )
+    position: Mapped[int] = mapped_column(primary_key=True)
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id"))
+
+    image: Mapped[ImageRow] = relationship(lazy="raise")
+
+
+class CastRow(Base):
+    """The active variant of a character in a story: one per (character, story)."""
+
+    __tablename__ = "story_casts"
+    __table_args__ = (Index(None, "project", "story_id"),)
+
+    character_id: Mapped[str] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), primary_key=True
+    )
+    story_id: Mapped[str] = mapped_column(OWNER_ID, primary_key=True)
+    variant_id: Mapped[str] = mapped_column(
+        ForeignKey("character_variants.id", ondelete="CASCADE"), index=True
+    )
+    project: Mapped[str] = mapped_column(OWNER_ID)
+
+    # Never set: it tells a flush to insert variants before, and delete them after, casts.
+    variant: Mapped[VariantRow] = relationship(lazy="raise")
+
+
+class SheetRow(ProvenanceColumns, Base):
+    __tablename__ = "sheets"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project: Mapped[str] = mapped_column(OWNER_ID)
+    story_style: Mapped[str]
+    image_style: Mapped[str]
+    traits: Mapped[dict[str, str]]
+    image_id: Mapped[str] = mapped_column(ForeignKey("images.id"))
+    create_time: Mapped[datetime]
+    expire_time: Mapped[datetime]
+    # A saved sheet goes with its actor, rather than becoming an unsaved preview again.
+    character_id: Mapped[str | None] = mapped_column(
+        ForeignKey("characters.id", ondelete="CASCADE"), index=True
+    )
+    # Two concurrent saves of one sheet: the second's UPDATE matches no row and fails.
+    version: Mapped[int] = mapped_column(Integer)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    image: Mapped[ImageRow] = relationship(lazy="raise")
+    # Never set: it orders a flush so the character a sheet is saved as exists first.
+    character: Mapped[ActorRow | None] = relationship(lazy="raise")
+
+
+class IdempotencyRow(Base):
+    __tablename__ = "idempotency_keys"
+
+    project: Mapped[str] = mapped_column(OWNER_ID, primary_key=True)
+    operation: Mapped[str] = mapped_column(String(64), primary_key=True)
+    request_id: Mapped[str] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str]
+    resource_id: Mapped[str]
+    create_time: Mapped[datetime]
+
+
+# One default variant per character. Partial, so it is the database's last word on the domain
+# rule without constraining the non-default rows.
+Index(
+    "uq_character_variants_one_default",
+    VariantRow.character_id,
+    unique=True,
+    sqlite_where=VariantRow.is_default,
+    postgresql_where=VariantRow.is_default,
+)

@@ -1,0 +1,62 @@
+"""The SQL unit of work: one AsyncSession, one transaction, per use-case call."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from casting.adapters.sql.actors import SqlActorRepository
+from casting.adapters.sql.conflicts import conflicts_as_domain_errors
+from casting.adapters.sql.idempotency import SqlIdempotencyRepository
+from casting.adapters.sql.images import SqlImageRepository
+from casting.adapters.sql.sheets import SqlSheetRepository
+
+
+class SqlUnitOfWork:
+    """Implements domain.ports.UnitOfWork. Cheap to create: the session opens on entry, so
+    one instance per use-case call (or one reused sequentially) is fine; never share one
+    between concurrent calls."""
+
+    actors: SqlActorRepository
+    sheets: SqlSheetRepository
+    images: SqlImageRepository
+    idempotency: SqlIdempotencyRepository
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> Self:
+        session = self._session_factory()
+        self._session = session
+        self.actors = SqlActorRepository(session)
+        self.sheets = SqlSheetRepository(session)
+        self.images = SqlImageRepository(session)
+        self.idempotency = SqlIdempotencyRepository(session)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        session, self._session = self._active(), None
+        try:
+            await session.rollback()  # a no-op after commit()
+        finally:
+            await session.close()
+
+    async def commit(self) -> None:
+        async with conflicts_as_domain_errors():
+            await self._active().commit()
+
+    async def rollback(self) -> None:
+        await self._active().rollback()
+
+    def _active(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("the unit of work is used outside its `async with` block")
+        return self._session

@@ -1,0 +1,83 @@
+"""Loading aggregates runs a fixed number of statements, whatever the number of rows."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from casting.adapters.sql.unit_of_work import SqlUnitOfWork
+from casting.domain.pagination import PageRequest
+from casting.domain.ports import ActorFilter
+from tests.integration.conftest import PROJECT, Library
+
+# One each: actors, variants, image lists (joined to images), reference images, casts.
+STATEMENTS = 5
+
+
+@contextmanager
+def counting(engine: AsyncEngine) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+
+
+async def statements_for(
+    engine: AsyncEngine, library: Library, call: Callable[[SqlUnitOfWork], Awaitable[object]]
+) -> int:
+    async with library.uow() as uow:
+        with counting(engine) as statements:
+            await call(uow)
+    return len(statements)
+
+
+@pytest.fixture
+async def one_and_fifty(library: Library) -> tuple[str, str]:
+    """Two projects: one with 1 actor of 1 look, one with 50 actors of 5 looks, all cast."""
+    small = library.actor(project="small")
+    large = [library.actor(f"Actor {n}", looks=5) for n in range(50)]
+    for actor in [small, *large]:
+        actor.cast(actor.variants[-1].id, "story-1", library.tick())
+    await library.store(small, *large)
+    return small.id, large[-1].id
+
+
+async def test_get_and_list_run_the_same_few_statements_for_1_or_50_actors(
+    library: Library, engine: AsyncEngine, one_and_fifty: tuple[str, str]
+) -> None:
+    small_id, large_id = one_and_fifty
+    page = PageRequest(50, None)
+
+    def get(project: str, actor_id: str) -> Callable[[SqlUnitOfWork], Awaitable[object]]:
+        return lambda uow: uow.actors.get(project, actor_id)
+
+    def listing(project: str) -> Callable[[SqlUnitOfWork], Awaitable[object]]:
+        return lambda uow: uow.actors.list(project, ActorFilter(), page)
+
+    def cast(project: str) -> Callable[[SqlUnitOfWork], Awaitable[object]]:
+        return lambda uow: uow.actors.list_cast(project, "story-1", page)
+
+    for small, large in [
+        (get("small", small_id), get(PROJECT, large_id)),
+        (listing("small"), listing(PROJECT)),
+        (cast("small"), cast(PROJECT)),
+    ]:
+        few = await statements_for(engine, library, small)
+        many = await statements_for(engine, library, large)
+        assert few == many == STATEMENTS
+
+    async with library.uow() as uow:
+        listed = await uow.actors.list(PROJECT, ActorFilter(), page)
+    assert len(listed) == 50
+    assert all(len(actor.variants) == 5 and actor.casts for actor in listed)
