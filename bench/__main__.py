@@ -1,0 +1,68 @@
+"""`python -m bench [--quick] [--only SECTION ...]`: every benchmark, one table, one JSON file."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from bench import generation, library, memory, throughput
+from bench.harness import sheet_png
+from bench.report import Report
+
+SECTIONS = ("concurrency", "overhead", "library", "throughput", "memory")
+
+
+@contextmanager
+def postgres() -> Iterator[str]:
+    """A throwaway PostgreSQL 15 cluster (the tests' helper) with an empty `bench` database."""
+    from tests.support.databases import start_postgres  # the bench borrows the tests' cluster
+
+    cluster = start_postgres()
+    try:
+        cluster.execute("CREATE DATABASE bench")
+        yield cluster.url("bench")
+    finally:
+        cluster.stop()
+
+
+async def run(report: Report, sections: tuple[str, ...], postgres_url: str | None) -> None:
+    quick = report.quick
+    png = sheet_png()
+    if "concurrency" in sections:
+        await generation.concurrency(report, png, calls=20 if quick else 100)
+    if "overhead" in sections:
+        await generation.overhead(report, png, calls=50 if quick else 300)
+    if "library" in sections:
+        sizes = (100, 2_000) if quick else (100, 2_000, 20_000)
+        await library.library(report, sizes, calls=30 if quick else 200, postgres_url=postgres_url)
+    if "throughput" in sections:
+        await throughput.throughput(report, png, levels=(1, 8, 32), seconds=1.0 if quick else 4.0)
+    if "memory" in sections:
+        await memory.memory(report, client_counts=(1, 20))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small counts: a smoke run of a minute or so")
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="run only these")
+    parser.add_argument("--no-postgres", action="store_true", help="measure the library on SQLite only")
+    args = parser.parse_args()
+    # The access log is one line per RPC; the benchmarks make many thousands.
+    logging.basicConfig(level=logging.WARNING)
+    report = Report(quick=args.quick)
+    sections = tuple(args.only)
+    started = time.perf_counter()
+    if "library" in sections and not args.no_postgres:
+        with postgres() as url:
+            asyncio.run(run(report, sections, url))
+    else:
+        asyncio.run(run(report, sections, None))
+    print(f"\n{report.table()}\n\nwritten to {report.save()} in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""A load generator in its own process, so that clients and server do not share one core's
+event loop: `clients` channels each calling one method back to back for `seconds`."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+import grpc
+
+
+def load_process() -> ProcessPoolExecutor:
+    """One worker process, started fresh (spawn), reused for every run."""
+    return ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+
+
+def drive(
+    address: str, method: str, request: bytes, clients: int, seconds: float
+) -> tuple[float, list[float]]:
+    """(the measured window's seconds, the latency of every call finished in it). Requests and
+    responses stay serialized bytes, so the client spends nothing on protobuf."""
+    return asyncio.run(_drive(address, method, request, clients, seconds))
+
+
+async def _drive(
+    address: str, method: str, request: bytes, clients: int, seconds: float
+) -> tuple[float, list[float]]:
+    channels = [grpc.aio.insecure_channel(address) for _ in range(clients)]
+    try:
+        calls = [channel.unary_unary(method) for channel in channels]
+        for call in calls:  # connect, and warm up
+            for _ in range(3):
+                await call(request)
+        latencies: list[float] = []
+        started = time.perf_counter()
+        deadline = started + seconds
+
+        async def client(call: grpc.aio.UnaryUnaryMultiCallable) -> None:
+            while (now := time.perf_counter()) < deadline:
+                await call(request)
+                latencies.append(time.perf_counter() - now)
+
+        await asyncio.gather(*(client(call) for call in calls))
+        return time.perf_counter() - started, latencies
+    finally:
+        for channel in channels:
+            await channel.close()

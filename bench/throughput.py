@@ -1,0 +1,91 @@
+"""Read throughput: GetActor at 1, 8 and 32 concurrent clients (QPS and p99), beside the QPS of
+a no-op handler serving the same response from a bare grpc.aio server set up the same way
+(in this process, load from another): the ceiling of gRPC in Python on this machine."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import grpc
+
+from bench.harness import PARENT, StandInGenerator, service, sqlite_url
+from bench.load import drive, load_process
+from bench.report import Report, ms, percentile
+from casting.v1 import casting_pb2 as pb
+
+SECTION = "throughput"
+GET_ACTOR = "/casting.v1.CastingService/GetActor"
+
+
+@asynccontextmanager
+async def noop_server(response: pb.Actor) -> AsyncIterator[int]:
+    """A grpc.aio server whose GetActor returns `response` and does nothing else."""
+
+    async def get_actor(request: Any, context: Any) -> pb.Actor:
+        return response
+
+    handler = grpc.method_handlers_generic_handler(
+        "casting.v1.CastingService",
+        {
+            "GetActor": grpc.unary_unary_rpc_method_handler(
+                get_actor, pb.GetActorRequest.FromString, pb.Actor.SerializeToString
+            )
+        },
+    )
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers((handler,))
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield port
+    finally:
+        await server.stop(None)
+
+
+async def throughput(report: Report, png: bytes, levels: tuple[int, ...], seconds: float) -> None:
+    print(f"\n[{SECTION}] GetActor, {seconds:.0f} s per level, load from a separate process")
+    with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp, load_process() as loader:
+        directory = Path(tmp)
+        loop = asyncio.get_running_loop()
+
+        async def run(port: int, request: bytes, clients: int) -> tuple[float, float]:
+            window, latencies = await loop.run_in_executor(
+                loader, drive, f"127.0.0.1:{port}", GET_ACTOR, request, clients, seconds
+            )
+            return len(latencies) / window, ms(percentile(latencies, 99))
+
+        async with service(await sqlite_url(directory), directory, StandInGenerator(png, 0.0)) as served:
+            sheet = await served.stub.GenerateSheet(
+                pb.GenerateSheetRequest(parent=PARENT, story_style="romance", image_style="webtoon")
+            )
+            actor = await served.stub.SaveActor(
+                pb.SaveActorRequest(parent=PARENT, sheet=sheet.name, display_name="Mira")
+            )
+            for look in range(3):
+                await served.stub.BranchVariant(
+                    pb.BranchVariantRequest(
+                        base_variant=actor.variants[0].name,
+                        display_name=f"Look {look}",
+                        trait_changes=pb.TraitChanges(mood=f"mood {look}"),
+                    )
+                )
+            actor = await served.stub.GetActor(pb.GetActorRequest(name=actor.name))
+            request = pb.GetActorRequest(name=actor.name).SerializeToString()
+            service_figures = {c: await run(served.port, request, c) for c in levels}
+        async with noop_server(actor) as port:
+            ceiling = {c: await run(port, request, c) for c in levels}
+    for clients in levels:
+        qps, p99 = service_figures[clients]
+        ceiling_qps, ceiling_p99 = ceiling[clients]
+        report.add(SECTION, f"GetActor, {clients:>2} clients: QPS", qps, "/s")
+        report.add(SECTION, f"GetActor, {clients:>2} clients: p99", p99, "ms")
+        report.add(SECTION, f"no-op handler, {clients:>2} clients: QPS", ceiling_qps, "/s")
+        report.add(SECTION, f"no-op handler, {clients:>2} clients: p99", ceiling_p99, "ms")
+        report.add(
+            SECTION, f"GetActor / no-op QPS, {clients:>2} clients", qps / ceiling_qps, "x", "target >= 0.5x"
+        )
