@@ -19,10 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.util import find_spec
 from typing import IO, NoReturn
+from xml.etree import ElementTree
 
 import pytest
 
 _START_TIMEOUT = 30.0
+_S3_XML = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +48,14 @@ class S3Bucket:
     def put_object(self, path: str, data: bytes) -> None:
         """Writes an object behind every store's back, as another tenant of the bucket would."""
         _unsigned_put(f"{self.endpoint}/{self.name}/{path}", data)
+
+    def object_names(self) -> set[str]:
+        """The name of every object in the bucket, listed behind every store's back (S3's
+        ListObjectsV2; a test bucket holds far fewer than one page of 1000)."""
+        url = f"{self.endpoint}/{self.name}?list-type=2"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            listing = ElementTree.fromstring(answer.read())
+        return {key.text or "" for key in listing.iter(f"{_S3_XML}Key")}
 
 
 @pytest.fixture(scope="session")

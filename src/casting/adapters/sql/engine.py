@@ -14,16 +14,31 @@ DEFAULT_URL = "sqlite+aiosqlite:///./var/casting.db"
 
 
 def create_engine(
-    url: str, *, pool_size: int = 5, pool_timeout: float = 30.0, echo: bool = False
+    url: str,
+    *,
+    pool_size: int = 5,
+    pool_timeout: float = 30.0,
+    max_overflow: int = 10,
+    connect_timeout: float = 10.0,
+    statement_timeout: float = 30.0,
+    echo: bool = False,
 ) -> AsyncEngine:
-    """An engine for `url` (sqlite+aiosqlite or postgresql+asyncpg). Pool settings apply to
-    every pooled database; an in-memory SQLite database lives in one connection instead."""
+    """An engine for `url` (sqlite+aiosqlite or postgresql+asyncpg).
+
+    Pool settings apply to every pooled database; an in-memory SQLite database lives in one
+    connection instead. On PostgreSQL, `connect_timeout` bounds opening a connection and
+    `statement_timeout` (0: none) makes the server cancel a statement that runs or waits on a
+    lock longer, so a stuck query cannot hold a pooled connection forever."""
     parsed = make_url(url)
     options: dict[str, Any] = {"echo": echo}
     if not is_in_memory_sqlite(parsed):
-        options.update(pool_size=pool_size, pool_timeout=pool_timeout)
+        options.update(pool_size=pool_size, pool_timeout=pool_timeout, max_overflow=max_overflow)
     if parsed.get_backend_name() == "postgresql":
-        options.update(pool_pre_ping=True)
+        statement_ms = str(round(statement_timeout * 1000))
+        options.update(
+            pool_pre_ping=True,
+            connect_args={"timeout": connect_timeout, "server_settings": {"statement_timeout": statement_ms}},
+        )
     ensure_sqlite_directory(parsed)
     engine = _create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":

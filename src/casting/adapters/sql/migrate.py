@@ -11,6 +11,9 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -28,6 +31,31 @@ async def upgrade_to_head(url: str) -> None:
 async def downgrade_to_base(url: str) -> None:
     """Reverts every migration: the database is left without the service's tables."""
     await _run(url, lambda config: command.downgrade(config, "base"))
+
+
+async def lacks_migrations(url: str) -> bool:
+    """True when the database at `url` lacks a migration this code needs: it was never
+    migrated, or it stands at an older revision. A revision this code does not know is a
+    newer release's, whose migrations keep the schema readable by the release before."""
+    engine = create_async_engine(make_url(url), poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            current = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_heads()
+            )
+    finally:
+        await engine.dispose()
+    script = ScriptDirectory.from_config(alembic_config())
+    if not current:
+        return True
+    if script.get_current_head() in current:
+        return False
+    try:
+        for revision in current:
+            script.get_revision(revision)
+    except CommandError:
+        return False
+    return True
 
 
 def alembic_config() -> Config:
