@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from casting.adapters.sql import mappers
@@ -20,3 +24,17 @@ class SqlIdempotencyRepository:
     async def add(self, record: IdempotencyRecord) -> None:
         # A second record for the same key fails at commit as a Conflict (primary key).
         self._session.add(mappers.idempotency_to_row(record))
+
+    async def delete_expired(self, cutoff: datetime, key: tuple[str, str, str] | None = None) -> int:
+        expired = delete(IdempotencyRow).where(IdempotencyRow.create_time <= cutoff)
+        if key is not None:
+            project, operation, request_id = key
+            expired = expired.where(
+                IdempotencyRow.project == project,
+                IdempotencyRow.operation == operation,
+                IdempotencyRow.request_id == request_id,
+            )
+        # The default synchronisation drops a deleted record this session loaded (get), so
+        # a new record under the same key can be added after it.
+        result = await self._session.execute(expired)
+        return cast(CursorResult[Any], result).rowcount

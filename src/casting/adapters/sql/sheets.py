@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -43,3 +46,9 @@ class SqlSheetRepository:
         if row is None:
             raise Conflict("the sheet was deleted concurrently; retry the request")
         mappers.write_sheet(row, sheet)
+
+    async def delete_expired(self, now: datetime) -> int:
+        # One statement whatever the number; none of the rows is loaded in this session.
+        expired = delete(SheetRow).where(SheetRow.character_id.is_(None), SheetRow.expire_time <= now)
+        result = await self._session.execute(expired.execution_options(synchronize_session=False))
+        return cast(CursorResult[Any], result).rowcount

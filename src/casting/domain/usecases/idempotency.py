@@ -1,7 +1,9 @@
 """Idempotent creates (AIP-155): a retried request_id returns what the first call made.
 
 Concurrent duplicates in one process wait for the first (one model call, not two); across
-processes the unique key in storage lets only one commit.
+processes the unique key in storage lets only one commit. A request id is remembered for a
+time-to-live; after it, the id is free again (the collector removes the old record, and a new
+create replaces it if the collector has not come by yet).
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import fields
+from datetime import datetime, timedelta
 from typing import Any
 
 from casting.domain.errors import FieldViolation, InvalidInput
 from casting.domain.ports import Clock, IdempotencyRecord, UnitOfWork
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Long enough for a client's retries to outlast a bad night; the server's setting overrides it.
+DEFAULT_TTL = timedelta(hours=24)
 
 
 def fingerprint(command: Any) -> str:
@@ -39,12 +44,17 @@ def request_id_violations(request_id: str) -> list[FieldViolation]:
 
 
 class Idempotency:
-    """Remembers creates by (project, operation, request_id)."""
+    """Remembers creates by (project, operation, request_id), for `ttl`."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, ttl: timedelta = DEFAULT_TTL) -> None:
         self._clock = clock
+        self._ttl = ttl
         # key -> (lock, number of calls holding or waiting for it)
         self._in_flight: dict[tuple[str, str, str], tuple[asyncio.Lock, int]] = {}
+
+    def cutoff(self, now: datetime) -> datetime:
+        """Records created at or before this moment have expired."""
+        return now - self._ttl
 
     @asynccontextmanager
     async def single_flight(self, project: str, operation: str, request_id: str) -> AsyncIterator[None]:
@@ -68,11 +78,11 @@ class Idempotency:
     async def replayed(
         self, uow: UnitOfWork, project: str, operation: str, request_id: str, print_: str
     ) -> str | None:
-        """The id of the resource an earlier identical call made, if there was one."""
+        """The id of the resource an earlier identical call made, if one did within the TTL."""
         if not request_id:
             return None
         record = await uow.idempotency.get(project, operation, request_id)
-        if record is None:
+        if record is None or record.create_time <= self.cutoff(self._clock.now()):
             return None
         if record.fingerprint != print_:
             raise InvalidInput.field("request_id", "was already used for a different request")
@@ -82,6 +92,9 @@ class Idempotency:
         self, uow: UnitOfWork, project: str, operation: str, request_id: str, print_: str, resource_id: str
     ) -> None:
         if request_id:
-            await uow.idempotency.add(
-                IdempotencyRecord(project, operation, request_id, print_, resource_id, self._clock.now())
-            )
+            now = self._clock.now()
+            # An expired record under the same key may not be collected yet; it must not
+            # block this one. Same transaction, so a failed create keeps the old record.
+            await uow.idempotency.delete_expired(self.cutoff(now), (project, operation, request_id))
+            record = IdempotencyRecord(project, operation, request_id, print_, resource_id, now)
+            await uow.idempotency.add(record)
