@@ -65,33 +65,6 @@ async def test_save_actor_refuses_bad_input(stub) -> None:
     assert (found.code, found.resource_name) == (grpc.StatusCode.NOT_FOUND, unknown)
 
 
-async def test_another_projects_resources_are_not_found(stub) -> None:
-    actor = await save(stub)
-    foreign = actor.name.replace("studio-1", "studio-2")
-    foreign_look = actor.variants[0].name.replace("studio-1", "studio-2")
-    foreign_image = actor.variants[0].reference_image.name.replace("studio-1", "studio-2")
-    calls = [
-        stub.GetActor(pb.GetActorRequest(name=foreign)),
-        stub.DeleteActor(pb.DeleteActorRequest(name=foreign)),
-        stub.UpdateActor(pb.UpdateActorRequest(actor=pb.Actor(name=foreign, display_name="Stolen"))),
-        stub.GetVariant(pb.GetVariantRequest(name=foreign_look)),
-        stub.DeleteVariant(pb.DeleteVariantRequest(name=foreign_look)),
-        stub.BranchVariant(
-            pb.BranchVariantRequest(base_variant=foreign_look, trait_changes=pb.TraitChanges(mood="x"))
-        ),
-        stub.CastVariant(pb.CastVariantRequest(variant=foreign_look, story="projects/studio-2/stories/s")),
-        stub.ReadImage(pb.ReadImageRequest(name=foreign_image)).read(),
-    ]
-    for call in calls:
-        found = await failure(call)
-        assert found.code == grpc.StatusCode.NOT_FOUND
-        assert "studio-1" not in found.message and "studio-1" not in found.resource_name
-    sheet = await stub.GenerateSheet(sheet_request())
-    stolen = pb.SaveActorRequest(parent="projects/studio-2", sheet=sheet.name, display_name="Thief")
-    assert (await failure(stub.SaveActor(stolen))).code == grpc.StatusCode.NOT_FOUND
-    assert list((await stub.ListActors(pb.ListActorsRequest(parent="projects/studio-2"))).actors) == []
-
-
 @pytest.mark.parametrize(
     ("method", "request_", "field"),
     [

@@ -9,6 +9,7 @@ import base64
 import binascii
 import hashlib
 import json
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,8 @@ T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
+# Tokens this module makes are about 150 characters; anything much longer is not one of them.
+MAX_PAGE_TOKEN_CHARS = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,12 +63,18 @@ def encode_token(cursor: Cursor, query: str) -> str:
 
 
 def decode_token(token: str, query: str) -> Cursor:
+    """The cursor of a token; anything but a token this module made is InvalidInput (a token is
+    not signed, so its cursor is checked to be a time and a server-made id before any query)."""
     try:
+        if len(token) > MAX_PAGE_TOKEN_CHARS:
+            raise ValueError("too long")
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         payload = json.loads(raw)
-        cursor = Cursor(datetime.fromisoformat(payload["t"]), str(payload["i"]))
+        cursor = Cursor(datetime.fromisoformat(payload["t"]), str(uuid.UUID(payload["i"])))
+        if cursor.id != payload["i"] or cursor.create_time.tzinfo is None:
+            raise ValueError("not a cursor this module made")
         matches = payload["q"] == _fingerprint(query)
-    except (binascii.Error, ValueError, KeyError, TypeError):
+    except (binascii.Error, ValueError, KeyError, TypeError, AttributeError):
         raise InvalidInput.field("page_token", "is not a token this list returned") from None
     if not matches:
         raise InvalidInput.field("page_token", "was issued for a different parent or filter")

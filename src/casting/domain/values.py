@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import unicodedata
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from casting.domain.errors import FieldViolation
 MAX_TRAIT_CHARS = 500
 MAX_NAME_CHARS = 128
 MAX_DESCRIPTION_CHARS = 500
+_LINE_BREAKS = "\t\n\r"  # the only control characters a multi-line text may hold
 
 
 class Gender(enum.Enum):
@@ -46,11 +48,7 @@ class Traits:
     custom_prompt: str = ""
 
     def violations(self, prefix: str) -> list[FieldViolation]:
-        return [
-            FieldViolation(f"{prefix}.{name}", f"must be at most {MAX_TRAIT_CHARS} characters")
-            for name in TEXT_TRAITS
-            if len(getattr(self, name)) > MAX_TRAIT_CHARS
-        ]
+        return _trait_violations(self, prefix)
 
     def apply(self, changes: TraitChanges) -> Traits:
         """These traits with every set field of `changes` replacing the one here."""
@@ -77,11 +75,7 @@ class TraitChanges:
         return not self.as_dict()
 
     def violations(self, prefix: str) -> list[FieldViolation]:
-        return [
-            FieldViolation(f"{prefix}.{name}", f"must be at most {MAX_TRAIT_CHARS} characters")
-            for name in TEXT_TRAITS
-            if len(getattr(self, name) or "") > MAX_TRAIT_CHARS
-        ]
+        return _trait_violations(self, prefix)
 
 
 NO_CHANGES = TraitChanges()
@@ -140,10 +134,27 @@ class Provenance:
     duration_seconds: float = 0.0
 
 
-def text_violation(field: str, value: str, limit: int, *, required: bool = False) -> list[FieldViolation]:
-    """The violation of a free-text field that is missing or over its limit, if any."""
+def text_violation(
+    field: str, value: str, limit: int, *, required: bool = False, multiline: bool = False
+) -> list[FieldViolation]:
+    """The violation of a free-text field that is missing, over its limit or carries control
+    characters, if any. Control characters (NUL, escape sequences, C1 codes) are never text a
+    person meant, and some stores refuse NUL; a multi-line text may hold tabs and line breaks."""
     if required and not value.strip():
         return [FieldViolation(field, "is required")]
     if len(value) > limit:
         return [FieldViolation(field, f"must be at most {limit} characters")]
+    allowed = _LINE_BREAKS if multiline else ""
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
+        return [FieldViolation(field, "must not contain control characters")]
     return []
+
+
+def _trait_violations(traits: Traits | TraitChanges, prefix: str) -> list[FieldViolation]:
+    return [
+        violation
+        for name in TEXT_TRAITS
+        for violation in text_violation(
+            f"{prefix}.{name}", getattr(traits, name) or "", MAX_TRAIT_CHARS, multiline=True
+        )
+    ]

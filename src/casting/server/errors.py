@@ -69,8 +69,11 @@ def to_status(error: errors.DomainError) -> grpc.Status:
     return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))
 
 
+def plain_status(code: int, reason: str, message: str) -> grpc.Status:
+    """A status with ErrorInfo and nothing else: a refused caller, or a bug."""
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
+    return rpc_status.to_status(status_pb2.Status(code=code, message=message, details=[_packed(info)]))
+
+
 def internal_status() -> grpc.Status:
-    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain=DOMAIN)
-    return rpc_status.to_status(
-        status_pb2.Status(code=code_pb2.INTERNAL, message="internal error", details=[_packed(info)])
-    )
+    return plain_status(code_pb2.INTERNAL, "INTERNAL", "internal error")

@@ -30,7 +30,7 @@ def naming_violations(
     if display_name is not None:
         found += text_violation(f"{prefix}display_name", display_name, MAX_NAME_CHARS, required=True)
     if description is not None:
-        found += text_violation(f"{prefix}description", description, MAX_DESCRIPTION_CHARS)
+        found += text_violation(f"{prefix}description", description, MAX_DESCRIPTION_CHARS, multiline=True)
     return found
 
 

@@ -12,13 +12,17 @@ import re
 
 from casting.domain.errors import InvalidInput
 from casting.domain.ports import ActorFilter
-from casting.domain.values import MAX_NAME_CHARS
+from casting.domain.values import MAX_NAME_CHARS, text_violation
+
+MAX_FILTER_CHARS = 1024
 
 _TERM = re.compile(r'\s*(\w+)\s*=\s*("(?:[^"\\]|\\.)*"|\w+)\s*')
 _AND = re.compile(r"AND\b")
 
 
 def parse_actor_filter(text: str) -> ActorFilter:
+    if violations := text_violation("filter", text, MAX_FILTER_CHARS):
+        raise InvalidInput(violations)
     terms: dict[str, str] = {}
     position = 0
     while text.strip():

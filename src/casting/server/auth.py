@@ -1,0 +1,247 @@
+"""Who may call, when the operator turns it on (everything here is off by default): TLS or mutual
+TLS for the transport, and bearer tokens, each allowed a list of projects.
+
+The token file holds sha256 digests, never tokens, so it is no secret itself:
+
+    tokens:
+      - name: story-pipeline                 # optional, shown in the logs
+        token_sha256: 9f86d081884c7d65...    # hex sha256 of the token the caller sends
+        projects: ["studio-1", "studio-2"]   # or ["*"]: every project
+
+It is read again whenever its modification time, size or inode changes, so tokens are added and
+revoked without a restart. A file that no longer parses keeps the last good tokens (an editor
+may be half-way through writing it) and is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import yaml
+from google.rpc import code_pb2
+
+from casting.domain import names
+from casting.domain.errors import InvalidInput
+from casting.server.errors import plain_status
+from casting.server.interceptors import AroundInterceptor
+from casting.server.settings import Settings
+from casting.v1 import casting_pb2
+
+log = logging.getLogger("casting.auth")
+
+SERVICE = casting_pb2.DESCRIPTOR.services_by_name["CastingService"]
+EVERY_PROJECT = "*"
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+_BEARER = re.compile(r"bearer[ \t]+(\S+)[ \t]*", re.IGNORECASE)
+
+
+def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS credentials when a certificate is set (None: plaintext); with a client CA, every
+    client must present a certificate that CA signed (mutual TLS)."""
+    if not (settings.tls_cert_file or settings.tls_key_file or settings.tls_client_ca_file):
+        return None
+    if not (settings.tls_cert_file and settings.tls_key_file):
+        raise ValueError("TLS needs both CASTING_TLS_CERT_FILE and CASTING_TLS_KEY_FILE")
+    pair = (Path(settings.tls_key_file).read_bytes(), Path(settings.tls_cert_file).read_bytes())
+    client_ca = Path(settings.tls_client_ca_file).read_bytes() if settings.tls_client_ca_file else None
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """One token (by digest) and the projects it may use."""
+
+    name: str
+    digest: bytes
+    projects: frozenset[str]
+
+    def allows(self, project: str) -> bool:
+        return EVERY_PROJECT in self.projects or project in self.projects
+
+
+def parse_token_file(text: str) -> tuple[Grant, ...]:
+    """The grants of a token file (YAML or JSON); ValueError says what is wrong with it."""
+    document = yaml.safe_load(text)
+    entries = document.get("tokens") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        raise ValueError("the file must be a mapping with a `tokens` list")
+    return tuple(_grant(entry, index) for index, entry in enumerate(entries))
+
+
+def _grant(entry: object, index: int) -> Grant:
+    where = f"tokens[{index}]"
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} must be a mapping")
+    digest = entry.get("token_sha256")
+    if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest.lower()):
+        raise ValueError(f"{where}.token_sha256 must be 64 hex digits")
+    projects = entry.get("projects")
+    if not isinstance(projects, list) or not projects:
+        raise ValueError(f"{where}.projects must be a non-empty list")
+    allowed = set()
+    for project in projects:
+        if project == EVERY_PROJECT:
+            allowed.add(project)
+            continue
+        try:
+            allowed.add(names.parse_project(f"projects/{project}", "projects"))
+        except InvalidInput:
+            raise ValueError(f"{where}.projects: {project!r} is not a project id") from None
+    return Grant(str(entry.get("name", where)), bytes.fromhex(digest), frozenset(allowed))
+
+
+class TokenFile:
+    """The grants of a token file, read again when the file changes."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._version = self._stat()
+        # At start-up a bad file is the operator's mistake to see at once: it raises.
+        self._grants = parse_token_file(path.read_text())
+
+    def _stat(self) -> tuple[int, int, int]:  # what changes when the file is edited or replaced
+        stat = self._path.stat()
+        return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
+
+    def grants(self) -> tuple[Grant, ...]:
+        try:
+            version: tuple[int, int, int] | None = self._stat()
+        except OSError:
+            version = None  # gone, perhaps for a moment while it is replaced
+        if version == self._version:
+            return self._grants
+        self._version = version  # each change is read (and complained about) once
+        try:
+            if version is None:
+                raise FileNotFoundError("the file is gone")
+            self._grants = parse_token_file(self._path.read_text())
+            log.info("reloaded %d tokens from %s", len(self._grants), self._path)
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            log.error("keeping the last good tokens: cannot read %s: %s", self._path, error)
+        return self._grants
+
+    def grant_for(self, token: str) -> Grant | None:
+        """The grant of a presented token. Every digest is compared, in constant time, so the
+        time taken says nothing about which digests are close."""
+        presented = hashlib.sha256(token.encode()).digest()
+        found = None
+        for grant in self.grants():
+            if hmac.compare_digest(presented, grant.digest):
+                found = grant
+        return found
+
+
+Parser = Callable[[str, str], str]
+
+
+def _child_project(parse: Callable[[str, str], Any]) -> Parser:
+    return lambda value, field: str(parse(value, field).project)
+
+
+_story_project = _child_project(names.parse_story)
+
+
+# Every resource name each RPC carries, as (field path, parser to its project, required). An
+# optional field left empty names no project; a malformed one is refused as the handler would.
+_NAMES: dict[str, tuple[tuple[str, Parser, bool], ...]] = {
+    "ListStyles": (),
+    "GenerateSheet": (("parent", names.parse_project, True),),
+    "GetSheet": (("name", _child_project(names.parse_sheet), True),),
+    "SaveActor": (("parent", names.parse_project, True), ("sheet", _child_project(names.parse_sheet), True)),
+    "ImportActor": (("parent", names.parse_project, True),),
+    "GetActor": (("name", _child_project(names.parse_actor), True), ("story", _story_project, False)),
+    "ListActors": (("parent", names.parse_project, True),),
+    "UpdateActor": (("actor.name", _child_project(names.parse_actor), True),),
+    "DeleteActor": (("name", _child_project(names.parse_actor), True),),
+    "BranchVariant": (
+        ("base_variant", _child_project(names.parse_variant), True),
+        ("story", _story_project, False),
+    ),
+    "GetVariant": (("name", _child_project(names.parse_variant), True),),
+    "UpdateVariant": (("variant.name", _child_project(names.parse_variant), True),),
+    "DeleteVariant": (("name", _child_project(names.parse_variant), True),),
+    "CastVariant": (("variant", _child_project(names.parse_variant), True), ("story", _story_project, False)),
+    "ListStoryCast": (("parent", _story_project, True),),
+    "ReadImage": (("name", _child_project(names.parse_image), True),),
+}
+# A new RPC must say which names it carries before the server starts, or nobody could call it.
+if set(SERVICE.methods_by_name) != set(_NAMES):
+    raise RuntimeError(
+        f"auth does not know the names of {sorted(set(SERVICE.methods_by_name) ^ set(_NAMES))}"
+    )
+
+
+def projects_of(method_name: str, request: Any) -> set[str]:
+    """Every project a request names, parsed strictly; a malformed name raises InvalidInput."""
+    found = set()
+    for path, parse, required in _NAMES[method_name]:
+        value = request
+        for part in path.split("."):
+            value = getattr(value, part)
+        if value or required:
+            found.add(parse(value, path))
+    return found
+
+
+class TokenAuthInterceptor(AroundInterceptor):
+    """Bearer tokens for CastingService (`authorization: Bearer <token>`): UNAUTHENTICATED
+    without a known token, PERMISSION_DENIED for a project the token may not use (decided from
+    the names alone, before anything is looked up). Health and reflection stay open."""
+
+    def __init__(self, tokens: TokenFile) -> None:
+        self._tokens = tokens
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        if not handler_call_details.method.startswith(f"/{SERVICE.full_name}/"):
+            return await continuation(handler_call_details)
+        return await super().intercept_service(continuation, handler_call_details)
+
+    @asynccontextmanager
+    async def around(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        grant = self._grant(context.invocation_metadata() or ())
+        if grant is None:
+            message = "send a valid token as `authorization: Bearer <token>`"
+            await context.abort_with_status(
+                plain_status(code_pb2.UNAUTHENTICATED, "UNAUTHENTICATED", message)
+            )
+            return
+        refused = sorted(p for p in projects_of(method.rsplit("/", 1)[-1], request) if not grant.allows(p))
+        if refused:
+            log.warning("token %s refused %s for projects %s", grant.name, method, refused)
+            message = f"this token may not use {names.project(refused[0])}"
+            await context.abort_with_status(
+                plain_status(code_pb2.PERMISSION_DENIED, "PERMISSION_DENIED", message)
+            )
+            return
+        yield
+
+    def _grant(self, metadata: Iterable[tuple[str, str | bytes]]) -> Grant | None:
+        values = [value for key, value in metadata if key == "authorization"]
+        if len(values) != 1 or not isinstance(values[0], str):
+            return None
+        bearer = _BEARER.fullmatch(values[0])
+        return self._tokens.grant_for(bearer.group(1)) if bearer else None
+
+
+def auth_interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
+    """The token interceptor when a token file is set; none otherwise (the embedded default)."""
+    if not settings.auth_tokens_file:
+        return []
+    return [TokenAuthInterceptor(TokenFile(Path(settings.auth_tokens_file)))]
