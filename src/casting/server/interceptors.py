@@ -4,17 +4,19 @@ the caller's deadline handed to adapters, domain errors mapped to statuses, one 
 from __future__ import annotations
 
 import asyncio
-import json
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from casting.domain import deadline
-from casting.domain.errors import DomainError
+from casting.domain.errors import DomainError, InvalidInput
 from casting.server.errors import internal_status, to_status
 
 log = logging.getLogger("casting.rpc")
@@ -55,21 +57,55 @@ class AroundInterceptor(grpc.aio.ServerInterceptor):
                     async for response in inner_stream(request, context):
                         yield response
 
+            async def writer(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+                # Handlers that answer with context.write instead of yielding (health's Watch).
+                async with self.around(method, request, context):
+                    await inner_stream(request, context)
+
             return grpc.unary_stream_rpc_method_handler(
-                stream, handler.request_deserializer, handler.response_serializer
+                stream if inspect.isasyncgenfunction(inner_stream) else writer,
+                handler.request_deserializer,
+                handler.response_serializer,
             )
         return handler  # client-streaming RPCs (reflection) pass untouched
+
+
+class _Undecodable:
+    """Stands in for request bytes that do not parse, so that refusing them is a status of ours
+    (grpc itself answers UNKNOWN, naming the parser's exception)."""
+
+
+def _tolerant(deserializer: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+    def parse(raw: bytes) -> Any:
+        try:
+            return deserializer(raw)
+        except DecodeError:
+            return _Undecodable()
+
+    return parse
 
 
 class ErrorInterceptor(AroundInterceptor):
     """Hands the caller's deadline to adapters, and turns every exception into a status: domain
     errors into their documented statuses, anything else into a bare INTERNAL (logged here,
-    never shown to the caller)."""
+    never shown to the caller). Request bytes that do not parse are INVALID_ARGUMENT."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await super().intercept_service(continuation, handler_call_details)
+        if handler is None or not (handler.unary_unary or handler.unary_stream):
+            return handler
+        return handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
 
     @asynccontextmanager
     async def around(
         self, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[None]:
+        if isinstance(request, _Undecodable):
+            await context.abort_with_status(to_status(InvalidInput.field("", "the request does not parse")))
         try:
             with deadline.bounded_by(context.time_remaining()):
                 yield
@@ -82,8 +118,20 @@ class ErrorInterceptor(AroundInterceptor):
             await context.abort_with_status(internal_status())
 
 
-class AccessLogInterceptor(AroundInterceptor):
-    """One JSON line per RPC: method, project, status, duration, request id."""
+@dataclass(frozen=True, slots=True)
+class RpcOutcome:
+    """How an RPC ended: its status code and how long it took."""
+
+    code: grpc.StatusCode
+    seconds: float
+
+
+class OutcomeInterceptor(AroundInterceptor):
+    """Learns how each RPC ends and hands that to `finished`, so that the log, the metrics and
+    the trace all report the same status code."""
+
+    def finished(self, method: str, request: Any, outcome: RpcOutcome) -> None:
+        raise NotImplementedError
 
     @asynccontextmanager
     async def around(
@@ -97,21 +145,31 @@ class AccessLogInterceptor(AroundInterceptor):
             code = grpc.StatusCode.CANCELLED
             raise
         except BaseException:
-            code = context.code() or grpc.StatusCode.UNKNOWN
+            known = context.code()
+            code = known if isinstance(known, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
             raise
         finally:
-            log.info(
-                json.dumps(
-                    {
-                        "event": "rpc",
-                        "method": method,
-                        "project": _project_of(request),
-                        "code": code.name if isinstance(code, grpc.StatusCode) else str(code),
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                        "request_id": getattr(request, "request_id", ""),
-                    }
-                )
-            )
+            self.finished(method, request, RpcOutcome(code, time.perf_counter() - started))
+
+
+class AccessLogInterceptor(OutcomeInterceptor):
+    """One log line per RPC (JSON with server/logs.py): method, project, status, duration,
+    request id."""
+
+    def finished(self, method: str, request: Any, outcome: RpcOutcome) -> None:
+        log.info(
+            "%s %s",
+            method,
+            outcome.code.name,
+            extra={
+                "event": "rpc",
+                "method": method,
+                "project": _project_of(request),
+                "code": outcome.code.name,
+                "duration_ms": round(outcome.seconds * 1000, 2),
+                "request_id": getattr(request, "request_id", ""),
+            },
+        )
 
 
 def _project_of(request: Any) -> str:
