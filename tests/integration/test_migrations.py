@@ -21,6 +21,7 @@ TABLES = {
     "sheets",
     "idempotency_keys",
     "story_casts",
+    "thumbnails",
 }
 
 
