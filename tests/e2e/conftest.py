@@ -28,6 +28,7 @@ def container(tmp_path: Path, database_url: str) -> Container:
             generator="offline",
             grace_period_seconds=1,
             max_upload_bytes=2 * 1024 * 1024,
+            console_port=0,  # off: tests of the console turn it on (test_console_http.py)
         )
     )
     return container

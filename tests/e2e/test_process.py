@@ -45,6 +45,7 @@ def test_serve_migrates_the_embedded_database_serves_and_stops_on_sigterm(tmp_pa
         "CASTING_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'var' / 'casting.db'}",
         "CASTING_BLOB_URL": f"file://{tmp_path / 'var' / 'blobs'}",
         "CASTING_GRACE_PERIOD_SECONDS": "2",
+        "CASTING_CONSOLE_PORT": "0",  # the console's own test binds it (test_console_process.py)
     }
     env.pop("GEMINI_API_KEY", None)
     log = (tmp_path / "server.log").open("wb")

@@ -12,10 +12,16 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
 
-from casting.domain.errors import InvalidImage
+from casting.domain.errors import Conflict, InvalidImage
 from casting.domain.model import Actor, Sheet
 from casting.domain.pagination import PageRequest
-from casting.domain.ports import ActorFilter, GeneratedImage, GenerationSpec, IdempotencyRecord
+from casting.domain.ports import (
+    ActorFilter,
+    GeneratedImage,
+    GenerationSpec,
+    IdempotencyRecord,
+    Thumbnail,
+)
 from casting.domain.values import Image, ImageBytes, ImageFacts
 
 
@@ -69,12 +75,17 @@ class FakeGenerator:
 
 
 class FakeBlobStore:
-    def __init__(self) -> None:
+    """Blobs in a dict; each put's time comes from `clock` (the system's when not given)."""
+
+    def __init__(self, clock: FakeClock | None = None) -> None:
         self.blobs: dict[str, bytes] = {}
+        self.modified: dict[str, datetime] = {}
+        self._clock = clock
 
     async def put(self, data: bytes) -> str:
         key = hashlib.sha256(data).hexdigest()
         self.blobs[key] = data
+        self.modified[key] = self._clock.now() if self._clock else datetime.now(UTC)
         return key
 
     async def get(self, key: str) -> bytes:
@@ -87,10 +98,11 @@ class FakeBlobStore:
 
     async def delete(self, key: str) -> None:
         self.blobs.pop(key, None)
+        self.modified.pop(key, None)
 
     async def keys(self) -> AsyncIterator[tuple[str, datetime]]:
-        for key in list(self.blobs):
-            yield key, datetime.now(UTC)
+        for key, modified in list(self.modified.items()):
+            yield key, modified
 
 
 @dataclass
@@ -99,6 +111,7 @@ class Tables:
     sheets: dict[tuple[str, str], Sheet] = field(default_factory=dict)
     images: dict[tuple[str, str], Image] = field(default_factory=dict)
     idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
+    thumbnails: dict[tuple[str, int], Thumbnail] = field(default_factory=dict)
 
 
 class _Repository:
@@ -162,6 +175,12 @@ class FakeSheets(_Repository):
     async def save(self, sheet: Sheet) -> None:
         self._tables.sheets[(sheet.project, sheet.id)] = sheet
 
+    async def delete_expired(self, now: datetime) -> int:
+        expired = [key for key, sheet in self._tables.sheets.items() if sheet.is_expired(now)]
+        for key in expired:
+            del self._tables.sheets[key]
+        return len(expired)
+
 
 class FakeImages(_Repository):
     async def add(self, image: Image) -> None:
@@ -170,13 +189,54 @@ class FakeImages(_Repository):
     async def get(self, project: str, image_id: str) -> Image | None:
         return self._tables.images.get((project, image_id))
 
+    async def delete_unreferenced(self) -> int:
+        referenced = {sheet.image.id for sheet in self._tables.sheets.values()}
+        for actor in self._tables.actors.values():
+            for look in actor.variants:
+                referenced.update(image.id for image in look.images)
+                if look.reference_image is not None:
+                    referenced.add(look.reference_image.id)
+        unreferenced = [key for key, image in self._tables.images.items() if image.id not in referenced]
+        for key in unreferenced:
+            del self._tables.images[key]
+        held = {image.sha256 for image in self._tables.images.values()}
+        for key, thumbnail in list(self._tables.thumbnails.items()):
+            if thumbnail.source_sha256 not in held:
+                del self._tables.thumbnails[key]
+        return len(unreferenced)
+
+    async def referenced_blob_keys(self, keys: set[str]) -> set[str]:
+        rows = [*self._tables.images.values(), *self._tables.thumbnails.values()]
+        return keys & {row.blob_key for row in rows}
+
 
 class FakeIdempotency(_Repository):
     async def get(self, project: str, operation: str, request_id: str) -> IdempotencyRecord | None:
         return self._tables.idempotency.get((project, operation, request_id))
 
     async def add(self, record: IdempotencyRecord) -> None:
-        self._tables.idempotency[(record.project, record.operation, record.request_id)] = record
+        key = (record.project, record.operation, record.request_id)
+        if key in self._tables.idempotency:
+            raise Conflict("the request id was recorded concurrently")  # the primary key, in SQL
+        self._tables.idempotency[key] = record
+
+    async def delete_expired(self, cutoff: datetime, key: tuple[str, str, str] | None = None) -> int:
+        expired = [
+            k
+            for k, record in self._tables.idempotency.items()
+            if record.create_time <= cutoff and key in (None, k)
+        ]
+        for k in expired:
+            del self._tables.idempotency[k]
+        return len(expired)
+
+
+class FakeThumbnails(_Repository):
+    async def get(self, source_sha256: str, width: int) -> Thumbnail | None:
+        return self._tables.thumbnails.get((source_sha256, width))
+
+    async def save(self, thumbnail: Thumbnail) -> None:
+        self._tables.thumbnails[(thumbnail.source_sha256, thumbnail.width)] = thumbnail
 
 
 class FakeUnitOfWork:
@@ -190,6 +250,7 @@ class FakeUnitOfWork:
         self.sheets = FakeSheets(self)
         self.images = FakeImages(self)
         self.idempotency = FakeIdempotency(self)
+        self.thumbnails = FakeThumbnails(self)
 
     async def __aenter__(self) -> Self:
         self.staged = copy.deepcopy(self.tables)

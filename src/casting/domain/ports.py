@@ -68,17 +68,55 @@ class SheetRepository(Protocol):
 
     async def save(self, sheet: Sheet) -> None: ...
 
+    async def delete_expired(self, now: datetime) -> int:
+        """Stages the removal of every unsaved sheet expired at `now` (not its image);
+        returns how many."""
+
 
 class ImageRepository(Protocol):
     async def add(self, image: Image) -> None: ...
 
     async def get(self, project: str, image_id: str) -> Image | None: ...
 
+    async def delete_unreferenced(self) -> int:
+        """Stages the removal of every image row no sheet or look refers to, and of every
+        thumbnail record of content no image row holds any more (not their blobs); returns
+        how many image rows went."""
+
+    async def referenced_blob_keys(self, keys: set[str]) -> set[str]:
+        """Those of `keys` that some row still points at: an image or a thumbnail record."""
+
+
+@dataclass(frozen=True, slots=True)
+class Thumbnail:
+    """A smaller copy of some image content, at one width. Blobs are addressed by their own
+    bytes, so finding the thumbnail of some content needs this record; it names content, not an
+    image row, so it belongs to no project and never goes stale."""
+
+    source_sha256: str
+    width: int
+    blob_key: str
+    mime_type: str
+    height: int
+    size_bytes: int
+
+
+class ThumbnailRepository(Protocol):
+    async def get(self, source_sha256: str, width: int) -> Thumbnail | None: ...
+
+    async def save(self, thumbnail: Thumbnail) -> None:
+        """Stages the record, replacing one of the same content and width."""
+
 
 class IdempotencyRepository(Protocol):
     async def get(self, project: str, operation: str, request_id: str) -> IdempotencyRecord | None: ...
 
-    async def add(self, record: IdempotencyRecord) -> None: ...
+    async def add(self, record: IdempotencyRecord) -> None:
+        """Stages a record; a live record under the same key makes the commit a Conflict."""
+
+    async def delete_expired(self, cutoff: datetime, key: tuple[str, str, str] | None = None) -> int:
+        """Stages the removal of the records created at or before `cutoff` — only the one
+        under `key` (project, operation, request_id) when given; returns how many."""
 
 
 class UnitOfWork(Protocol):
@@ -88,6 +126,7 @@ class UnitOfWork(Protocol):
     sheets: SheetRepository
     images: ImageRepository
     idempotency: IdempotencyRepository
+    thumbnails: ThumbnailRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -168,6 +207,14 @@ class ImageCodec(Protocol):
 
     def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
         """The image re-encoded in its own format without metadata (EXIF, GPS, comments)."""
+
+
+class Thumbnailer(Protocol):
+    """Scales stored images down for lists and grids."""
+
+    def shrink(self, data: bytes, width: int) -> tuple[bytes, ImageFacts]:
+        """The image `width` pixels wide (never wider than it was), its aspect kept, encoded
+        small; the same bytes in give the same bytes out."""
 
 
 class Clock(Protocol):

@@ -8,16 +8,21 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from dependency_injector import containers, providers
+from opentelemetry.trace import TracerProvider
+from prometheus_client import CollectorRegistry
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.adapters.blobs import blob_store_from_url
 from casting.adapters.generators.bounded import BoundedGenerator
 from casting.adapters.generators.gemini import GeminiGenerator
+from casting.adapters.generators.observed import ObservedGenerator
+from casting.adapters.generators.offline import MODEL as OFFLINE_MODEL
 from casting.adapters.generators.offline import OfflineGenerator
 from casting.adapters.images import PillowImageCodec
 from casting.adapters.sql.engine import create_engine, create_session_factory
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.adapters.system import SystemClock, UuidFactory
+from casting.adapters.thumbnails import PillowThumbnailer
 from casting.domain.ports import ImageGenerator
 from casting.domain.usecases.actors import (
     DeleteActor,
@@ -28,18 +33,30 @@ from casting.domain.usecases.actors import (
     UpdateActor,
 )
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
+from casting.domain.usecases.collect import CollectGarbage
 from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
 from casting.domain.usecases.painting import SheetPainter
 from casting.domain.usecases.sheets import GenerateSheet, GetSheet
 from casting.domain.usecases.styles import ListStyles
+from casting.domain.usecases.thumbnails import ReadThumbnail
 from casting.domain.usecases.variants import BranchVariant, DeleteVariant, GetVariant, UpdateVariant
+from casting.server.metrics import Metrics, metrics_endpoint
 from casting.server.servicer import CastingServicer
 from casting.server.settings import Settings
+from casting.server.tracing import exporters_from_environment, trace_statements, tracer_provider
 
 
-async def _engine(url: str, pool_size: int, pool_timeout: float) -> AsyncIterator[AsyncEngine]:
-    engine = create_engine(url, pool_size=pool_size, pool_timeout=pool_timeout)
+async def _engine(settings: Settings, tracing: TracerProvider) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        max_overflow=settings.database_max_overflow,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+    )
+    trace_statements(engine, tracing)
     try:
         yield engine
     finally:
@@ -64,30 +81,58 @@ async def _image_model(settings: Settings) -> AsyncIterator[ImageGenerator]:
         await gemini.aclose()
 
 
+def _model_name(settings: Settings) -> str:
+    return OFFLINE_MODEL if settings.chosen_generator == "offline" else settings.gemini_model
+
+
+def _bounded(inner: ImageGenerator, max_concurrent: int, metrics: Metrics) -> BoundedGenerator:
+    """The cap on model calls, its count of running calls exported as a gauge."""
+    generator = BoundedGenerator(inner, max_concurrent)
+    metrics.count_in_flight(generator)
+    return generator
+
+
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidFactory)
 
-    engine = providers.Resource(
-        _engine,
-        url=settings.provided.database_url,
-        pool_size=settings.provided.database_pool_size,
-        pool_timeout=settings.provided.database_pool_timeout_seconds,
-    )
+    # Observability: a metrics registry of this container's own, and spans exported where the
+    # OTEL_* variables say (tests override span_exporters with an in-memory one).
+    metrics_registry = providers.Singleton(CollectorRegistry)
+    metrics = providers.Singleton(Metrics, registry=metrics_registry)
+    span_exporters = providers.Singleton(exporters_from_environment)
+    tracing = providers.Resource(tracer_provider, exporters=span_exporters)
+
+    engine = providers.Resource(_engine, settings=settings, tracing=tracing)
     session_factory = providers.Singleton(create_session_factory, engine=engine)
     uow = providers.Factory(SqlUnitOfWork, session_factory=session_factory)
 
     blobs = providers.Singleton(blob_store_from_url, settings.provided.blob_url)
     codec = providers.Singleton(PillowImageCodec)
     model = providers.Resource(_image_model, settings=settings)
+    observed_model = providers.Singleton(
+        ObservedGenerator,
+        inner=model,
+        generator=settings.provided.chosen_generator,
+        model=providers.Callable(_model_name, settings),
+        observer=metrics,
+        tracer=tracing.provided.get_tracer.call("casting.generators"),
+    )
     generator = providers.Singleton(
-        BoundedGenerator, inner=model, max_concurrent=settings.provided.max_concurrent_generations
+        _bounded,
+        inner=observed_model,
+        max_concurrent=settings.provided.max_concurrent_generations,
+        metrics=metrics,
+    )
+    metrics_port = providers.Resource(
+        metrics_endpoint, metrics=metrics, host=settings.provided.host, port=settings.provided.metrics_port
     )
 
     keeper = providers.Singleton(ImageKeeper, blobs=blobs, ids=ids, clock=clock)
     painter = providers.Singleton(SheetPainter, generator=generator, codec=codec, keeper=keeper)
-    idempotency = providers.Singleton(Idempotency, clock=clock)
+    idempotency_ttl = providers.Callable(timedelta, seconds=settings.provided.idempotency_ttl_seconds)
+    idempotency = providers.Singleton(Idempotency, clock=clock, ttl=idempotency_ttl)
     sheet_ttl = providers.Callable(timedelta, seconds=settings.provided.sheet_ttl_seconds)
 
     list_styles = providers.Singleton(ListStyles)
@@ -127,6 +172,20 @@ class Container(containers.DeclarativeContainer):
     cast_variant = providers.Singleton(CastVariant, uow=uow.provider, clock=clock)
     list_story_cast = providers.Singleton(ListStoryCast, uow=uow.provider)
     read_image = providers.Singleton(ReadImage, uow=uow.provider, blobs=blobs)
+    # The console's grid thumbnails: made once, kept in the blob store.
+    thumbnailer = providers.Singleton(PillowThumbnailer)
+    read_thumbnail = providers.Singleton(
+        ReadThumbnail, uow=uow.provider, blobs=blobs, thumbnailer=thumbnailer
+    )
+    collect_garbage = providers.Singleton(
+        CollectGarbage,
+        uow=uow.provider,
+        blobs=blobs,
+        idempotency=idempotency,
+        clock=clock,
+        blob_grace=providers.Callable(timedelta, seconds=settings.provided.blob_grace_seconds),
+    )
+    collect_interval = providers.Callable(timedelta, seconds=settings.provided.collect_interval_seconds)
 
     servicer = providers.Singleton(
         CastingServicer,

@@ -14,8 +14,12 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from casting.server.auth import auth_interceptors, server_credentials
+from casting.server.console.app import serving_console
 from casting.server.container import Container, opened
 from casting.server.interceptors import AccessLogInterceptor, ErrorInterceptor
+from casting.server.metrics import MetricsInterceptor
+from casting.server.tracing import TracingInterceptor
 from casting.v1 import casting_pb2, casting_pb2_grpc
 
 log = logging.getLogger("casting.server")
@@ -30,6 +34,7 @@ class RunningServer:
     server: grpc.aio.Server
     health: health.aio.HealthServicer
     port: int
+    console_port: int | None = None  # the Casting console's; None when it is off
 
     async def stop(self, grace_seconds: float) -> None:
         """Flips health to NOT_SERVING so balancers stop sending calls, then lets in-flight
@@ -45,7 +50,16 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
     async with opened(container):
         max_message = settings.max_upload_bytes + MESSAGE_OVERHEAD_BYTES
         server = grpc.aio.server(
-            interceptors=[AccessLogInterceptor(), ErrorInterceptor()],
+            # The RPC's span is outermost, so that everything below it (SQL, the model) is its
+            # child. Auth runs inside the error interceptor, so that a malformed name it parses
+            # is the same INVALID_ARGUMENT the handler would give.
+            interceptors=[
+                TracingInterceptor(container.tracing()),
+                AccessLogInterceptor(),
+                MetricsInterceptor(container.metrics()),
+                ErrorInterceptor(),
+                *auth_interceptors(settings),
+            ],
             options=[
                 ("grpc.max_receive_message_length", max_message),
                 ("grpc.max_send_message_length", max_message),
@@ -60,15 +74,29 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
-        port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+        address, credentials = f"{settings.host}:{settings.port}", server_credentials(settings)
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
         await server.start()
         for service in ("", SERVICE_NAME):
             await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info("casting serving on port %d with the %s generator", port, settings.chosen_generator)
         live = RunningServer(server, health_servicer, port)
+        # Garbage collection in the background; an interval of 0 leaves it to `casting collect`.
+        collecting = (
+            asyncio.create_task(container.collect_garbage().every(container.collect_interval()))
+            if settings.collect_interval_seconds > 0
+            else None
+        )
         try:
-            yield live
+            async with serving_console(container) as live.console_port:
+                yield live
         finally:
+            if collecting is not None:
+                collecting.cancel()
+                await asyncio.wait([collecting])
             await live.stop(settings.grace_period_seconds)
 
 

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./var/casting.db"
     database_pool_size: int = 10
     database_pool_timeout_seconds: float = 10.0
+    database_max_overflow: int = 10
+    database_connect_timeout_seconds: float = 10.0
+    database_statement_timeout_seconds: float = 30.0
     blob_url: str = "file://./var/blobs"
     generator: Literal["auto", "gemini", "offline"] = "auto"
     gemini_api_key: str = Field(default="", validation_alias=AliasChoices("GEMINI_API_KEY"))
@@ -28,9 +31,24 @@ class Settings(BaseSettings):
     gemini_timeout_seconds: float = 120.0
     max_concurrent_generations: int = 16
     sheet_ttl_seconds: int = 24 * 3600
+    idempotency_ttl_seconds: int = 24 * 3600
+    # A blob is written before the row that points at it commits: younger ones are never
+    # collected, whatever the rows say.
+    blob_grace_seconds: int = 3600
+    collect_interval_seconds: float = 900.0  # 0: no collection in the server (`casting collect`)
     max_upload_bytes: int = 20 * 1024 * 1024
     grace_period_seconds: float = 30.0
     metrics_port: int = 0
+    # The Casting console (a web page for artists and writers): its port (0: off) and the
+    # project it opens on.
+    console_port: int = 8080
+    console_project: str = "studio"
+    # Off by default: plaintext and open. A certificate turns on TLS, a client CA mutual TLS, a
+    # token file bearer tokens (server/auth.py has its format).
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_client_ca_file: str = ""
+    auth_tokens_file: str = ""
 
     @property
     def chosen_generator(self) -> Literal["gemini", "offline"]:

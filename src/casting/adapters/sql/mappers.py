@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from typing import Any
 
 from casting.adapters.sql.models import (
@@ -20,11 +20,12 @@ from casting.adapters.sql.models import (
     ProvenanceColumns,
     ReferenceImageRow,
     SheetRow,
+    ThumbnailRow,
     VariantImageRow,
     VariantRow,
 )
 from casting.domain.model import Actor, Sheet, Variant, VariantKind
-from casting.domain.ports import IdempotencyRecord
+from casting.domain.ports import IdempotencyRecord, Thumbnail
 from casting.domain.values import AgeRange, Gender, Image, Provenance, TraitChanges, Traits
 
 _ENUM_TRAITS: dict[str, type[enum.Enum]] = {"gender": Gender, "age_range": AgeRange}
@@ -268,3 +269,11 @@ def idempotency_to_row(record: IdempotencyRecord) -> IdempotencyRow:
         resource_id=record.resource_id,
         create_time=record.create_time,
     )
+
+
+def thumbnail_from_row(row: ThumbnailRow) -> Thumbnail:
+    return Thumbnail(**{f.name: getattr(row, f.name) for f in fields(Thumbnail)})
+
+
+def thumbnail_to_row(thumbnail: Thumbnail) -> ThumbnailRow:
+    return ThumbnailRow(**asdict(thumbnail))

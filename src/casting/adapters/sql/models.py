@@ -221,6 +221,20 @@ class IdempotencyRow(Base):
     create_time: Mapped[datetime]
 
 
+class ThumbnailRow(Base):
+    """Which blob is the thumbnail of some content (a blob key) at some width. Keyed by content,
+    not by image row: no project, no foreign key, nothing to delete with an actor."""
+
+    __tablename__ = "thumbnails"
+
+    source_sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    width: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    blob_key: Mapped[str] = mapped_column(String(64))
+    mime_type: Mapped[str]
+    height: Mapped[int]
+    size_bytes: Mapped[int]
+
+
 # One default variant per character. Partial, so it is the database's last word on the domain
 # rule without constraining the non-default rows.
 Index(

@@ -12,6 +12,7 @@ from casting.adapters.sql.conflicts import conflicts_as_domain_errors
 from casting.adapters.sql.idempotency import SqlIdempotencyRepository
 from casting.adapters.sql.images import SqlImageRepository
 from casting.adapters.sql.sheets import SqlSheetRepository
+from casting.adapters.sql.thumbnails import SqlThumbnailRepository
 
 
 class SqlUnitOfWork:
@@ -23,6 +24,7 @@ class SqlUnitOfWork:
     sheets: SqlSheetRepository
     images: SqlImageRepository
     idempotency: SqlIdempotencyRepository
+    thumbnails: SqlThumbnailRepository
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -35,6 +37,7 @@ class SqlUnitOfWork:
         self.sheets = SqlSheetRepository(session)
         self.images = SqlImageRepository(session)
         self.idempotency = SqlIdempotencyRepository(session)
+        self.thumbnails = SqlThumbnailRepository(session)
         return self
 
     async def __aexit__(
