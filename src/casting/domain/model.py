@@ -15,6 +15,8 @@ from casting.domain import names
 from casting.domain.errors import NotFound, PreconditionFailed
 from casting.domain.values import NO_CHANGES, Image, Provenance, TraitChanges, Traits
 
+DEFAULT_LOOK_NAME = "Default"
+
 
 class VariantKind(enum.Enum):
     BASE = "base"
@@ -136,27 +138,45 @@ class Actor:
         cls,
         *,
         actor_id: str,
+        look_id: str,
         project: str,
         display_name: str,
         description: str,
+        kind: VariantKind,
         traits: Traits,
-        first_look: Variant,
+        story_style: str,
+        image_style: str,
+        image: Image,
+        provenance: Provenance | None,
         now: datetime,
     ) -> Actor:
-        """A new actor whose first look is its default."""
-        first_look.is_default = True
+        """A new actor with one global look, "Default", drawn as `image`: its default."""
+        look = new_look(
+            variant_id=look_id,
+            actor_id=actor_id,
+            kind=kind,
+            display_name=DEFAULT_LOOK_NAME,
+            story=None,
+            story_style=story_style,
+            image_style=image_style,
+            traits=traits,
+            image=image,
+            provenance=provenance,
+            now=now,
+        )
+        look.is_default = True
         return cls(
             id=actor_id,
             project=project,
             display_name=display_name,
             description=description,
             traits=traits,
-            default_story_style=first_look.story_style,
-            default_image_style=first_look.image_style,
+            default_story_style=story_style,
+            default_image_style=image_style,
             approved=False,
             create_time=now,
             update_time=now,
-            variants=[first_look],
+            variants=[look],
         )
 
     @property

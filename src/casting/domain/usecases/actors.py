@@ -8,17 +8,21 @@ from dataclasses import dataclass
 
 from casting.domain import names, styles
 from casting.domain.errors import FieldViolation, InvalidImage, InvalidInput, NotFound
-from casting.domain.model import Actor, VariantKind, new_look
+from casting.domain.model import Actor, VariantKind
 from casting.domain.pagination import Cursor, page_request, split_page
 from casting.domain.ports import Clock, IdFactory, ImageCodec, UnitOfWork
 from casting.domain.usecases.filters import parse_actor_filter
-from casting.domain.usecases.idempotency import Idempotency, fingerprint, request_id_violations
+from casting.domain.usecases.idempotency import (
+    Idempotency,
+    RequestKey,
+    request_id_violations,
+    request_key,
+)
 from casting.domain.usecases.images import ImageKeeper
 from casting.domain.usecases.sheets import live_sheet
 from casting.domain.usecases.views import ActorPage, ActorView
 from casting.domain.values import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, Traits, text_violation
 
-DEFAULT_LOOK_NAME = "Default"
 ACCEPTED_UPLOADS = ("image/png", "image/jpeg", "image/webp")
 
 
@@ -55,6 +59,11 @@ def global_view(actor: Actor) -> ActorView:
     return ActorView(actor, actor.visible_variants(None))
 
 
+async def replay_actor(uow: UnitOfWork, project: str, actor_id: str) -> ActorView:
+    """What SaveActor and ImportActor answer a retried request: the actor made the first time."""
+    return global_view(await load_actor(uow, project, actor_id))
+
+
 @dataclass(frozen=True, slots=True)
 class SaveActorCommand:
     project: str
@@ -82,44 +91,33 @@ class SaveActor:
             naming_violations(command.display_name, command.description)
             + request_id_violations(command.request_id)
         )
-        print_ = fingerprint(command)
-        project, request_id = command.project, command.request_id
-        async with (
-            self._idempotency.single_flight(project, self.operation, request_id),
-            self._uow() as uow,
-        ):
-            earlier = await self._idempotency.replayed(uow, project, self.operation, request_id, print_)
-            if earlier is not None:
-                return global_view(await load_actor(uow, project, earlier))
+        key = request_key(self.operation, command)
+        return await self._idempotency.create_once(
+            self._uow, key, replay_actor, lambda: self._save(command, key)
+        )
+
+    async def _save(self, command: SaveActorCommand, key: RequestKey) -> ActorView:
+        async with self._uow() as uow:
             now = self._clock.now()
-            sheet = await live_sheet(uow, project, command.sheet_id, now, for_update=True)
-            actor_id = self._ids.new_id()
-            sheet.mark_saved(actor_id)
-            look = new_look(
-                variant_id=self._ids.new_id(),
-                actor_id=actor_id,
+            sheet = await live_sheet(uow, command.project, command.sheet_id, now, for_update=True)
+            actor = Actor.found(
+                actor_id=self._ids.new_id(),
+                look_id=self._ids.new_id(),
+                project=command.project,
+                display_name=command.display_name,
+                description=command.description,
                 kind=VariantKind.BASE,
-                display_name=DEFAULT_LOOK_NAME,
-                story=None,
+                traits=sheet.traits,
                 story_style=sheet.story_style,
                 image_style=sheet.image_style,
-                traits=sheet.traits,
                 image=sheet.image,
                 provenance=sheet.provenance,
                 now=now,
             )
-            actor = Actor.found(
-                actor_id=actor_id,
-                project=project,
-                display_name=command.display_name,
-                description=command.description,
-                traits=sheet.traits,
-                first_look=look,
-                now=now,
-            )
+            sheet.mark_saved(actor.id)
             await uow.actors.add(actor)
             await uow.sheets.save(sheet)
-            await self._idempotency.remember(uow, project, self.operation, request_id, print_, actor.id)
+            await self._idempotency.remember(uow, key, actor.id)
             await uow.commit()
         return global_view(actor)
 
@@ -172,51 +170,42 @@ class ImportActor:
             + self._upload_violations(command)
             + request_id_violations(command.request_id)
         )
-        print_ = fingerprint(command)
-        project, request_id = command.project, command.request_id
-        async with self._idempotency.single_flight(project, self.operation, request_id):
-            async with self._uow() as uow:
-                earlier = await self._idempotency.replayed(uow, project, self.operation, request_id, print_)
-                if earlier is not None:
-                    return global_view(await load_actor(uow, project, earlier))
-            try:
-                data, facts = await asyncio.to_thread(self._codec.sanitize, command.image_content)
-            except InvalidImage as error:
-                raise InvalidInput.field("image_content", error.message) from None
-            if command.mime_type and command.mime_type != facts.mime_type:
-                raise InvalidInput.field(
-                    "mime_type", f"says {command.mime_type} but the content is {facts.mime_type}"
-                )
-            image = await self._keeper.keep(project, data, facts)
-            now = self._clock.now()
-            actor_id = self._ids.new_id()
-            look = new_look(
-                variant_id=self._ids.new_id(),
-                actor_id=actor_id,
-                kind=VariantKind.IMPORTED,
-                display_name=DEFAULT_LOOK_NAME,
-                story=None,
-                story_style=story_style,
-                image_style=image_style,
-                traits=command.traits,
-                image=image,
-                provenance=None,
-                now=now,
+        key = request_key(self.operation, command)
+        return await self._idempotency.create_once(
+            self._uow, key, replay_actor, lambda: self._import(command, story_style, image_style, key)
+        )
+
+    async def _import(
+        self, command: ImportActorCommand, story_style: str, image_style: str, key: RequestKey
+    ) -> ActorView:
+        try:
+            data, facts = await asyncio.to_thread(self._codec.sanitize, command.image_content)
+        except InvalidImage as error:
+            raise InvalidInput.field("image_content", error.message) from None
+        if command.mime_type and command.mime_type != facts.mime_type:
+            raise InvalidInput.field(
+                "mime_type", f"says {command.mime_type} but the content is {facts.mime_type}"
             )
-            actor = Actor.found(
-                actor_id=actor_id,
-                project=project,
-                display_name=command.display_name,
-                description=command.description,
-                traits=command.traits,
-                first_look=look,
-                now=now,
-            )
-            async with self._uow() as uow:
-                await uow.images.add(image)
-                await uow.actors.add(actor)
-                await self._idempotency.remember(uow, project, self.operation, request_id, print_, actor.id)
-                await uow.commit()
+        image = await self._keeper.keep(command.project, data, facts)
+        actor = Actor.found(
+            actor_id=self._ids.new_id(),
+            look_id=self._ids.new_id(),
+            project=command.project,
+            display_name=command.display_name,
+            description=command.description,
+            kind=VariantKind.IMPORTED,
+            traits=command.traits,
+            story_style=story_style,
+            image_style=image_style,
+            image=image,
+            provenance=None,
+            now=self._clock.now(),
+        )
+        async with self._uow() as uow:
+            await uow.images.add(image)
+            await uow.actors.add(actor)
+            await self._idempotency.remember(uow, key, actor.id)
+            await uow.commit()
         return global_view(actor)
 
     def _upload_violations(self, command: ImportActorCommand) -> list[FieldViolation]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from casting.domain.errors import FieldViolation, InvalidInput
 from casting.domain.ports import Clock, IdempotencyRecord, UnitOfWork
@@ -23,6 +23,25 @@ from casting.domain.ports import Clock, IdempotencyRecord, UnitOfWork
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Long enough for a client's retries to outlast a bad night; the server's setting overrides it.
 DEFAULT_TTL = timedelta(hours=24)
+
+
+Result = TypeVar("Result")
+
+
+@dataclass(frozen=True, slots=True)
+class RequestKey:
+    """What identifies one create for replay: where, which operation, the caller's request id,
+    and a digest of what was asked (so a reused id with another request is refused)."""
+
+    project: str
+    operation: str
+    request_id: str
+    fingerprint: str
+
+
+def request_key(operation: str, command: Any) -> RequestKey:
+    """The key of a create command, which carries `project` and `request_id` fields."""
+    return RequestKey(command.project, operation, command.request_id, fingerprint(command))
 
 
 def fingerprint(command: Any) -> str:
@@ -56,45 +75,62 @@ class Idempotency:
         """Records created at or before this moment have expired."""
         return now - self._ttl
 
+    async def create_once(
+        self,
+        uow: Callable[[], UnitOfWork],
+        key: RequestKey,
+        replay: Callable[[UnitOfWork, str, str], Awaitable[Result]],
+        create: Callable[[], Awaitable[Result]],
+    ) -> Result:
+        """`create()`, unless an earlier identical call under the same request id made a
+        resource: then `replay(uow, project, its id)`. `create` must `remember` what it made,
+        in the transaction that makes it."""
+        async with self._single_flight(key):
+            async with uow() as unit:
+                earlier = await self._replayed(unit, key)
+                if earlier is not None:
+                    return await replay(unit, key.project, earlier)
+            return await create()
+
+    async def remember(self, uow: UnitOfWork, key: RequestKey, resource_id: str) -> None:
+        if key.request_id:
+            now = self._clock.now()
+            # An expired record under the same key may not be collected yet; it must not
+            # block this one. Same transaction, so a failed create keeps the old record.
+            await uow.idempotency.delete_expired(
+                self.cutoff(now), (key.project, key.operation, key.request_id)
+            )
+            record = IdempotencyRecord(
+                key.project, key.operation, key.request_id, key.fingerprint, resource_id, now
+            )
+            await uow.idempotency.add(record)
+
     @asynccontextmanager
-    async def single_flight(self, project: str, operation: str, request_id: str) -> AsyncIterator[None]:
-        """Serialises calls that share a request_id, so the later ones can replay the first."""
-        if not request_id:
+    async def _single_flight(self, key: RequestKey) -> AsyncIterator[None]:
+        """Serialises calls that share a request id, so the later ones can replay the first."""
+        if not key.request_id:
             yield
             return
-        key = (project, operation, request_id)
-        lock, users = self._in_flight.get(key, (asyncio.Lock(), 0))
-        self._in_flight[key] = (lock, users + 1)
+        slot = (key.project, key.operation, key.request_id)
+        lock, users = self._in_flight.get(slot, (asyncio.Lock(), 0))
+        self._in_flight[slot] = (lock, users + 1)
         try:
             async with lock:
                 yield
         finally:
-            lock, users = self._in_flight[key]
+            lock, users = self._in_flight[slot]
             if users == 1:
-                del self._in_flight[key]
+                del self._in_flight[slot]
             else:
-                self._in_flight[key] = (lock, users - 1)
+                self._in_flight[slot] = (lock, users - 1)
 
-    async def replayed(
-        self, uow: UnitOfWork, project: str, operation: str, request_id: str, print_: str
-    ) -> str | None:
+    async def _replayed(self, uow: UnitOfWork, key: RequestKey) -> str | None:
         """The id of the resource an earlier identical call made, if one did within the TTL."""
-        if not request_id:
+        if not key.request_id:
             return None
-        record = await uow.idempotency.get(project, operation, request_id)
+        record = await uow.idempotency.get(key.project, key.operation, key.request_id)
         if record is None or record.create_time <= self.cutoff(self._clock.now()):
             return None
-        if record.fingerprint != print_:
+        if record.fingerprint != key.fingerprint:
             raise InvalidInput.field("request_id", "was already used for a different request")
         return record.resource_id
-
-    async def remember(
-        self, uow: UnitOfWork, project: str, operation: str, request_id: str, print_: str, resource_id: str
-    ) -> None:
-        if request_id:
-            now = self._clock.now()
-            # An expired record under the same key may not be collected yet; it must not
-            # block this one. Same transaction, so a failed create keeps the old record.
-            await uow.idempotency.delete_expired(self.cutoff(now), (project, operation, request_id))
-            record = IdempotencyRecord(project, operation, request_id, print_, resource_id, now)
-            await uow.idempotency.add(record)

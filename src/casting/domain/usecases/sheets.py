@@ -10,7 +10,7 @@ from casting.domain import names, styles
 from casting.domain.errors import InvalidInput, NotFound
 from casting.domain.model import Sheet
 from casting.domain.ports import Clock, GenerationKind, GenerationSpec, IdFactory, UnitOfWork
-from casting.domain.usecases.idempotency import Idempotency, fingerprint, request_id_violations
+from casting.domain.usecases.idempotency import Idempotency, RequestKey, request_id_violations, request_key
 from casting.domain.usecases.painting import SheetPainter
 from casting.domain.values import Traits
 
@@ -53,34 +53,36 @@ class GenerateSheet:
         )
         if violations:
             raise InvalidInput(violations)
-        print_ = fingerprint(command)
-        project, request_id = command.project, command.request_id
-        async with self._idempotency.single_flight(project, self.operation, request_id):
-            async with self._uow() as uow:
-                earlier = await self._idempotency.replayed(uow, project, self.operation, request_id, print_)
-                if earlier is not None:
-                    return await live_sheet(uow, project, earlier, self._clock.now())
-            story_style, image_style = styles.pick(command.story_style, command.image_style)
-            spec = GenerationSpec(GenerationKind.SHEET, command.traits, story_style, image_style)
-            painting = await self._painter.paint(project, spec, references=[])
-            now = self._clock.now()
-            sheet = Sheet(
-                id=self._ids.new_id(),
-                project=project,
-                story_style=command.story_style,
-                image_style=command.image_style,
-                traits=command.traits,
-                image=painting.image,
-                provenance=painting.provenance,
-                create_time=now,
-                expire_time=now + self._ttl,
-            )
-            async with self._uow() as uow:
-                await uow.images.add(painting.image)
-                await uow.sheets.add(sheet)
-                await self._idempotency.remember(uow, project, self.operation, request_id, print_, sheet.id)
-                await uow.commit()
-            return sheet
+        key = request_key(self.operation, command)
+        return await self._idempotency.create_once(
+            self._uow, key, self._replay, lambda: self._draw(command, key)
+        )
+
+    async def _replay(self, uow: UnitOfWork, project: str, sheet_id: str) -> Sheet:
+        return await live_sheet(uow, project, sheet_id, self._clock.now())
+
+    async def _draw(self, command: GenerateSheetCommand, key: RequestKey) -> Sheet:
+        story_style, image_style = styles.pick(command.story_style, command.image_style)
+        spec = GenerationSpec(GenerationKind.SHEET, command.traits, story_style, image_style)
+        painting = await self._painter.paint(command.project, spec, references=[])
+        now = self._clock.now()
+        sheet = Sheet(
+            id=self._ids.new_id(),
+            project=command.project,
+            story_style=command.story_style,
+            image_style=command.image_style,
+            traits=command.traits,
+            image=painting.image,
+            provenance=painting.provenance,
+            create_time=now,
+            expire_time=now + self._ttl,
+        )
+        async with self._uow() as uow:
+            await uow.images.add(painting.image)
+            await uow.sheets.add(sheet)
+            await self._idempotency.remember(uow, key, sheet.id)
+            await uow.commit()
+        return sheet
 
 
 class GetSheet:

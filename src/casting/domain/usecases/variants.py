@@ -10,7 +10,7 @@ from casting.domain.errors import FieldViolation, InvalidInput
 from casting.domain.model import VariantKind, new_look
 from casting.domain.ports import Clock, GenerationKind, GenerationSpec, IdFactory, UnitOfWork
 from casting.domain.usecases.actors import load_actor, naming_violations, raise_if
-from casting.domain.usecases.idempotency import Idempotency, fingerprint, request_id_violations
+from casting.domain.usecases.idempotency import Idempotency, RequestKey, request_id_violations, request_key
 from casting.domain.usecases.painting import SheetPainter
 from casting.domain.usecases.views import VariantView
 from casting.domain.values import MAX_NAME_CHARS, TraitChanges, text_violation
@@ -57,59 +57,67 @@ class BranchVariant:
             + command.trait_changes.violations("trait_changes")
             + request_id_violations(command.request_id)
         )
-        print_ = fingerprint(command)
-        project, request_id = command.project, command.request_id
-        async with self._idempotency.single_flight(project, self.operation, request_id):
-            async with self._uow() as uow:
-                earlier = await self._idempotency.replayed(uow, project, self.operation, request_id, print_)
-                actor = await load_actor(uow, project, command.actor_id)
-            if earlier is not None:
-                return VariantView(actor, actor.variant(earlier))
+        key = request_key(self.operation, command)
+        return await self._idempotency.create_once(
+            self._uow,
+            key,
+            lambda uow, project, look_id: self._replay(uow, project, command.actor_id, look_id),
+            lambda: self._branch(command, key),
+        )
+
+    async def _replay(self, uow: UnitOfWork, project: str, actor_id: str, look_id: str) -> VariantView:
+        actor = await load_actor(uow, project, actor_id)
+        return VariantView(actor, actor.variant(look_id))
+
+    async def _branch(self, command: BranchVariantCommand, key: RequestKey) -> VariantView:
+        project = command.project
+        async with self._uow() as uow:
+            actor = await load_actor(uow, project, command.actor_id)
+        base = actor.variant(command.base_variant_id)
+        actor.check_branch(base, command.story)
+        story_style = command.story_style or base.story_style
+        image_style = command.image_style or base.image_style
+        if command.trait_changes.is_empty() and (story_style, image_style) == (
+            base.story_style,
+            base.image_style,
+        ):
+            raise InvalidInput.field("trait_changes", "name at least one change, or a different style")
+        root = actor.lineage_root(base)
+        anchors = [look.reference_image for look in (base, root) if look.reference_image is not None]
+        picked_story_style, picked_image_style = styles.pick(story_style, image_style)
+        spec = GenerationSpec(
+            GenerationKind.VARIANT,
+            traits=base.traits.apply(command.trait_changes),
+            story_style=picked_story_style,
+            image_style=picked_image_style,
+            base_traits=base.traits,
+            changes=command.trait_changes,
+        )
+        painting = await self._painter.paint(project, spec, list(dict.fromkeys(anchors)))
+        async with self._uow() as uow:
+            # Reloaded under lock: the actor may have changed while the model worked.
+            actor = await load_actor(uow, project, command.actor_id, for_update=True)
             base = actor.variant(command.base_variant_id)
-            actor.check_branch(base, command.story)
-            story_style = command.story_style or base.story_style
-            image_style = command.image_style or base.image_style
-            if command.trait_changes.is_empty() and (story_style, image_style) == (
-                base.story_style,
-                base.image_style,
-            ):
-                raise InvalidInput.field("trait_changes", "name at least one change, or a different style")
-            root = actor.lineage_root(base)
-            anchors = [look.reference_image for look in (base, root) if look.reference_image is not None]
-            picked_story_style, picked_image_style = styles.pick(story_style, image_style)
-            spec = GenerationSpec(
-                GenerationKind.VARIANT,
-                traits=base.traits.apply(command.trait_changes),
-                story_style=picked_story_style,
-                image_style=picked_image_style,
-                base_traits=base.traits,
-                changes=command.trait_changes,
+            look = new_look(
+                variant_id=self._ids.new_id(),
+                actor_id=actor.id,
+                kind=VariantKind.DERIVED,
+                display_name=command.display_name or f"Look {len(actor.variants) + 1}",
+                story=command.story,
+                story_style=story_style,
+                image_style=image_style,
+                traits=spec.traits,
+                image=painting.image,
+                provenance=painting.provenance,
+                now=self._clock.now(),
+                parent_id=base.id,
+                trait_changes=command.trait_changes,
             )
-            painting = await self._painter.paint(project, spec, list(dict.fromkeys(anchors)))
-            async with self._uow() as uow:
-                # Reloaded under lock: the actor may have changed while the model worked.
-                actor = await load_actor(uow, project, command.actor_id, for_update=True)
-                base = actor.variant(command.base_variant_id)
-                look = new_look(
-                    variant_id=self._ids.new_id(),
-                    actor_id=actor.id,
-                    kind=VariantKind.DERIVED,
-                    display_name=command.display_name or f"Look {len(actor.variants) + 1}",
-                    story=command.story,
-                    story_style=story_style,
-                    image_style=image_style,
-                    traits=spec.traits,
-                    image=painting.image,
-                    provenance=painting.provenance,
-                    now=self._clock.now(),
-                    parent_id=base.id,
-                    trait_changes=command.trait_changes,
-                )
-                actor.add_variant(look)
-                await uow.images.add(painting.image)
-                await uow.actors.save(actor)
-                await self._idempotency.remember(uow, project, self.operation, request_id, print_, look.id)
-                await uow.commit()
+            actor.add_variant(look)
+            await uow.images.add(painting.image)
+            await uow.actors.save(actor)
+            await self._idempotency.remember(uow, key, look.id)
+            await uow.commit()
         return VariantView(actor, look)
 
 
