@@ -57,6 +57,7 @@ def upgrade() -> None:
         _time("create_time"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_images")),
     )
+    op.create_index(op.f("ix_images_blob_key"), "images", ["blob_key"])
     op.create_table(
         "characters",
         _id("id", nullable=False),

@@ -51,7 +51,8 @@ class ImageRow(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     project: Mapped[str] = mapped_column(OWNER_ID)
-    blob_key: Mapped[str]
+    # The collector asks which blobs are still referenced, by key.
+    blob_key: Mapped[str] = mapped_column(index=True)
     mime_type: Mapped[str]
     width: Mapped[int]
     height: Mapped[int]
