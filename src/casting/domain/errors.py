@@ -92,6 +92,13 @@ class UpstreamUnavailable(DomainError):
         self.reason = reason
 
 
+class StorageUnavailable(DomainError):
+    """The database could not be reached in time (no free connection, a lost connection, a
+    statement past its timeout); retrying later may work."""
+
+    reason = "STORAGE_UNAVAILABLE"
+
+
 class InvalidImage(DomainError):
     """Bytes that are not an acceptable image (wrong format, corrupt, too large, bomb)."""
 

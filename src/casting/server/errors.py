@@ -25,6 +25,7 @@ _CODES: list[tuple[type[errors.DomainError], int]] = [
     (errors.PreconditionFailed, code_pb2.FAILED_PRECONDITION),
     (errors.UpstreamBusy, code_pb2.RESOURCE_EXHAUSTED),
     (errors.UpstreamUnavailable, code_pb2.UNAVAILABLE),
+    (errors.StorageUnavailable, code_pb2.UNAVAILABLE),
 ]
 
 
@@ -64,7 +65,7 @@ def to_status(error: errors.DomainError) -> grpc.Status:
         details.append(_packed(resource))
     elif isinstance(error, errors.UpstreamBusy):
         details.append(_retry_after(error.retry_after))
-    elif isinstance(error, errors.UpstreamUnavailable):
+    elif isinstance(error, errors.UpstreamUnavailable | errors.StorageUnavailable):
         details.append(_retry_after(UNAVAILABLE_RETRY_SECONDS))
     return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))
 

@@ -1,4 +1,5 @@
-"""Which database failures mean "a concurrent change won", and their translation to Conflict."""
+"""Which database failures callers should hear about, as domain errors: a concurrent change
+that won (Conflict), and a database out of reach for now (StorageUnavailable)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 
-from casting.domain.errors import Conflict
+from casting.domain.errors import Conflict, StorageUnavailable
 
 # PostgreSQL's serialization failure and deadlock: the transaction lost a race and may retry.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+# PostgreSQL's statement timeout or cancel, too many connections, and shutting down.
+_UNAVAILABLE_SQLSTATES = frozenset({"57014", "53300", "57P01", "57P03"})
 
 
 def is_conflict(error: Exception) -> bool:
@@ -23,6 +27,16 @@ def is_conflict(error: Exception) -> bool:
         return True
     # SQLite refuses a writer while another holds the lock, once its busy timeout has passed.
     return "database is locked" in str(error.orig)
+
+
+def unavailable(error: BaseException) -> StorageUnavailable | None:
+    """The domain error for a database that is out of reach for now, or None for other failures."""
+    if isinstance(error, PoolTimeout) or (
+        isinstance(error, DBAPIError)
+        and (error.connection_invalidated or getattr(error.orig, "sqlstate", None) in _UNAVAILABLE_SQLSTATES)
+    ):
+        return StorageUnavailable("the database is unavailable; retry the request later")
+    return None
 
 
 @asynccontextmanager

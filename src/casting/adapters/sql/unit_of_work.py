@@ -8,7 +8,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from casting.adapters.sql.actors import SqlActorRepository
-from casting.adapters.sql.conflicts import conflicts_as_domain_errors
+from casting.adapters.sql.conflicts import conflicts_as_domain_errors, unavailable
 from casting.adapters.sql.idempotency import SqlIdempotencyRepository
 from casting.adapters.sql.images import SqlImageRepository
 from casting.adapters.sql.sheets import SqlSheetRepository
@@ -18,7 +18,8 @@ from casting.adapters.sql.thumbnails import SqlThumbnailRepository
 class SqlUnitOfWork:
     """Implements domain.ports.UnitOfWork. Cheap to create: the session opens on entry, so
     one instance per use-case call (or one reused sequentially) is fine; never share one
-    between concurrent calls."""
+    between concurrent calls. A database out of reach anywhere in the block (commit included)
+    leaves it as StorageUnavailable."""
 
     actors: SqlActorRepository
     sheets: SqlSheetRepository
@@ -31,6 +32,8 @@ class SqlUnitOfWork:
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
+        # The session takes a connection only when first used; a pool that has none left
+        # surfaces there, inside the block, and __aexit__ translates it.
         session = self._session_factory()
         self._session = session
         self.actors = SqlActorRepository(session)
@@ -51,6 +54,8 @@ class SqlUnitOfWork:
             await session.rollback()  # a no-op after commit()
         finally:
             await session.close()
+        if exc is not None and (outage := unavailable(exc)) is not None:
+            raise outage from exc
 
     async def commit(self) -> None:
         async with conflicts_as_domain_errors():
