@@ -41,9 +41,19 @@ def _retry_after(seconds: float) -> any_pb2.Any:
     return _packed(error_details_pb2.RetryInfo(retry_delay=delay))
 
 
+def _code_of(error: errors.DomainError) -> int | None:
+    return next((code for kind, code in _CODES if isinstance(error, kind)), None)
+
+
+def status_code(error: errors.DomainError) -> grpc.StatusCode:
+    """The gRPC status code a domain error is answered with."""
+    code = _code_of(error)
+    return next(c for c in grpc.StatusCode if c.value[0] == (code_pb2.INTERNAL if code is None else code))
+
+
 def to_status(error: errors.DomainError) -> grpc.Status:
     """The status of a domain error; an unlisted kind (a bug) is INTERNAL."""
-    code = next((code for kind, code in _CODES if isinstance(error, kind)), None)
+    code = _code_of(error)
     if code is None:
         return internal_status()
     metadata = {}

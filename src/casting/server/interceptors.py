@@ -17,7 +17,7 @@ from google.protobuf.message import DecodeError
 
 from casting.domain import deadline
 from casting.domain.errors import DomainError, InvalidInput
-from casting.server.errors import internal_status, to_status
+from casting.server.errors import internal_status, status_code, to_status
 
 log = logging.getLogger("casting.rpc")
 
@@ -128,7 +128,9 @@ class RpcOutcome:
 
 class OutcomeInterceptor(AroundInterceptor):
     """Learns how each RPC ends and hands that to `finished`, so that the log, the metrics and
-    the trace all report the same status code."""
+    the trace all report the same status code. They sit inside the ErrorInterceptor, so they
+    see the domain error itself and finish before the status leaves for the caller (a caller
+    who got its answer can already find the log line and the count)."""
 
     def finished(self, method: str, request: Any, outcome: RpcOutcome) -> None:
         raise NotImplementedError
@@ -144,9 +146,15 @@ class OutcomeInterceptor(AroundInterceptor):
         except asyncio.CancelledError:
             code = grpc.StatusCode.CANCELLED
             raise
-        except BaseException:
+        except DomainError as error:
+            code = status_code(error)
+            raise
+        except grpc.aio.AbortError:
             known = context.code()
             code = known if isinstance(known, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+            raise
+        except Exception:
+            code = grpc.StatusCode.INTERNAL
             raise
         finally:
             self.finished(method, request, RpcOutcome(code, time.perf_counter() - started))

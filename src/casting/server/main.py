@@ -50,14 +50,15 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
     async with opened(container):
         max_message = settings.max_upload_bytes + MESSAGE_OVERHEAD_BYTES
         server = grpc.aio.server(
-            # The RPC's span is outermost, so that everything below it (SQL, the model) is its
-            # child. Auth runs inside the error interceptor, so that a malformed name it parses
-            # is the same INVALID_ARGUMENT the handler would give.
+            # Errors become statuses outermost, so that the trace, log line and metrics inside
+            # are complete before the caller gets its answer. The RPC's span encloses the rest,
+            # so that SQL and model spans are its children. Auth runs inside the error
+            # interceptor, so that a malformed name it parses is the handler's INVALID_ARGUMENT.
             interceptors=[
+                ErrorInterceptor(),
                 TracingInterceptor(container.tracing()),
                 AccessLogInterceptor(),
                 MetricsInterceptor(container.metrics()),
-                ErrorInterceptor(),
                 *auth_interceptors(settings),
             ],
             options=[
