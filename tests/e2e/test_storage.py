@@ -22,6 +22,7 @@ from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.server.container import Container
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
+from tests.e2e.rich_errors import details_of
 from tests.e2e.test_flow import P, encoded, save
 from tests.e2e.test_process import free_port, wait_until_serving
 from tests.integration.conftest import PROJECT, Library
@@ -57,6 +58,7 @@ async def test_concurrent_default_moves_leave_exactly_one_default(stub: Stub) ->
         refused = [o for o in outcomes if isinstance(o, grpc.aio.AioRpcError)]
         assert len(moved) + len(refused) == len(looks), outcomes  # nothing else came back
         assert {error.code() for error in refused} <= {grpc.StatusCode.ABORTED}
+        assert {details_of(error).reason for error in refused} <= {"CONCURRENT_CHANGE"}
         assert moved, "the first caller to reach the actor always wins"
 
         got = await stub.GetActor(pb.GetActorRequest(name=actor.name))
