@@ -61,9 +61,13 @@ def exporters_from_environment(environ: Mapping[str, str] = os.environ) -> list[
     return exporters
 
 
-def tracer_provider(exporters: list[SpanExporter]) -> Iterator[TracerProvider]:
+def tracer_provider(exporters: list[SpanExporter]) -> Iterator[trace.TracerProvider]:
     """The container's resource: a tracer provider sending spans to `exporters` in batches; its
-    shutdown flushes what is left."""
+    shutdown flushes what is left. With no exporter, spans would go nowhere: none are recorded
+    at all, so tracing costs nothing until it is configured."""
+    if not exporters:
+        yield trace.NoOpTracerProvider()
+        return
     provider = TracerProvider(
         resource=Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME", "casting")})
     )
@@ -78,6 +82,8 @@ def tracer_provider(exporters: list[SpanExporter]) -> Iterator[TracerProvider]:
 def trace_statements(engine: AsyncEngine, provider: trace.TracerProvider) -> None:
     """A span per SQL statement on `engine`. EngineTracer hooks one engine; the instrumentor's
     instrument() would patch SQLAlchemy process-wide, once, for one provider."""
+    if isinstance(provider, trace.NoOpTracerProvider):
+        return  # no hooks on every statement for spans no one records
     tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
     # The connection-usage metric is not wanted: Prometheus has the service's metrics.
     unused = metrics.NoOpMeterProvider().get_meter(__name__).create_up_down_counter("db.client.connections")
