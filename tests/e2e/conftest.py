@@ -13,6 +13,7 @@ from casting.server.container import Container
 from casting.server.main import RunningServer, running
 from casting.server.settings import Settings
 from casting.v1 import casting_pb2_grpc
+from tests.support.fake_gemini import FakeGemini
 
 
 @pytest.fixture
@@ -31,6 +32,13 @@ def container(tmp_path: Path, database_url: str) -> Container:
             console_port=0,  # off: tests of the console turn it on (test_console_http.py)
         )
     )
+    return container
+
+
+def drawing_with_gemini(container: Container, fake: FakeGemini, **settings: object) -> Container:
+    """The container with CASTING_GENERATOR=gemini: the real SDK, pointed at the local fake."""
+    gemini = {"generator": "gemini", "gemini_api_key": "test-key-not-real", "gemini_base_url": fake.base_url}
+    container.settings.override(container.settings().model_copy(update=gemini | settings))
     return container
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from casting.server.container import Container
 from casting.v1 import casting_pb2 as pb
+from tests.e2e.conftest import drawing_with_gemini
 from tests.e2e.rich_errors import details_of
 from tests.e2e.test_flow import TRAITS, P, read_image
 from tests.support import fake_gemini as gemini
@@ -18,16 +19,7 @@ from tests.support.fake_gemini import FakeGemini
 
 @pytest.fixture
 def container(container: Container, fake_gemini: FakeGemini) -> Container:
-    settings = container.settings().model_copy(
-        update={
-            "generator": "gemini",
-            "gemini_api_key": "test-key-not-real",
-            "gemini_base_url": fake_gemini.base_url,
-            "gemini_max_attempts": 2,
-        }
-    )
-    container.settings.override(settings)
-    return container
+    return drawing_with_gemini(container, fake_gemini, gemini_max_attempts=2)
 
 
 def inline_images(request: dict) -> list[bytes]:

@@ -24,6 +24,7 @@ from casting.server.main import RunningServer, running
 from casting.server.tracing import exporters_from_environment
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
+from tests.e2e.conftest import drawing_with_gemini
 from tests.e2e.test_flow import TRAITS, P
 from tests.e2e.test_process import free_port
 from tests.support import fake_gemini as gemini
@@ -101,14 +102,7 @@ async def test_metrics_count_rpcs_by_method_and_code_and_generations_by_outcome(
 async def test_a_refused_generation_is_counted_by_its_reason(
     container: Container, fake_gemini: FakeGemini
 ) -> None:
-    settings = container.settings().model_copy(
-        update={
-            "generator": "gemini",
-            "gemini_api_key": "test-key-not-real",
-            "gemini_base_url": fake_gemini.base_url,
-        }
-    )
-    container.settings.override(settings)
+    settings = drawing_with_gemini(container, fake_gemini).settings()
     fake_gemini.script(gemini.finished("IMAGE_SAFETY"))
     async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
         with pytest.raises(grpc.aio.AioRpcError):

@@ -15,6 +15,7 @@ from google.protobuf import field_mask_pb2
 from casting.server.container import Container
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
+from tests.e2e.conftest import drawing_with_gemini
 from tests.e2e.rich_errors import Details, details_of
 from tests.e2e.test_flow import P
 from tests.support import fake_gemini as gemini
@@ -35,16 +36,7 @@ PROVEN_ELSEWHERE = {
 
 @pytest.fixture
 def container(container: Container, fake_gemini: FakeGemini) -> Container:
-    settings = container.settings().model_copy(
-        update={
-            "generator": "gemini",
-            "gemini_api_key": "test-key-not-real",
-            "gemini_base_url": fake_gemini.base_url,
-            "gemini_max_attempts": 2,
-        }
-    )
-    container.settings.override(settings)
-    return container
+    return drawing_with_gemini(container, fake_gemini, gemini_max_attempts=2)
 
 
 def sheet_request() -> pb.GenerateSheetRequest:

@@ -7,9 +7,7 @@ import asyncio
 import json
 from dataclasses import asdict
 
-from sqlalchemy import make_url
-
-from casting.adapters.sql.migrate import lacks_migrations, upgrade_to_head
+from casting.adapters.sql.migrate import MissingMigrations, prepare, upgrade_to_head
 from casting.server.container import Container, opened
 from casting.server.logs import configure_logging
 from casting.server.main import serve
@@ -53,16 +51,10 @@ async def _collect(settings: Settings) -> None:
 
 
 async def _ready_database(settings: Settings) -> None:
-    # The embedded database is the service's own; a shared one is migrated deliberately.
-    url = make_url(settings.database_url)
-    if url.get_backend_name() == "sqlite":
-        await upgrade_to_head(settings.database_url)
-    elif await lacks_migrations(settings.database_url):
-        # Serving would answer INTERNAL to every call (collecting would fail); refusing says why.
-        raise SystemExit(
-            f"casting: the database {url.render_as_string(hide_password=True)} lacks migrations "
-            "this release needs; run `casting migrate` (make migrate) first"
-        )
+    try:
+        await prepare(settings.database_url)
+    except MissingMigrations as error:
+        raise SystemExit(f"casting: {error}") from None
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from casting.adapters.generators.offline import MODEL as OFFLINE_MODEL
 from casting.adapters.generators.offline import OfflineGenerator
 from casting.adapters.images import PillowImageCodec
 from casting.adapters.sql.engine import create_engine, create_session_factory
+from casting.adapters.sql.tracing import trace_statements
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.adapters.system import SystemClock, UuidFactory
 from casting.adapters.thumbnails import PillowThumbnailer
@@ -44,7 +45,7 @@ from casting.domain.usecases.variants import BranchVariant, DeleteVariant, GetVa
 from casting.server.metrics import Metrics, metrics_endpoint
 from casting.server.servicer import CastingServicer
 from casting.server.settings import Settings
-from casting.server.tracing import exporters_from_environment, trace_statements, tracer_provider
+from casting.server.tracing import exporters_from_environment, tracer_provider
 
 
 async def _engine(settings: Settings, tracing: TracerProvider) -> AsyncIterator[AsyncEngine]:

@@ -18,13 +18,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import grpc
-from opentelemetry import metrics, propagate, trace
+from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, ConsoleSpanExporter, SpanExporter
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.server.interceptors import OutcomeInterceptor, RpcOutcome
 
@@ -77,17 +75,6 @@ def tracer_provider(exporters: list[SpanExporter]) -> Iterator[trace.TracerProvi
         yield provider
     finally:
         provider.shutdown()
-
-
-def trace_statements(engine: AsyncEngine, provider: trace.TracerProvider) -> None:
-    """A span per SQL statement on `engine`. EngineTracer hooks one engine; the instrumentor's
-    instrument() would patch SQLAlchemy process-wide, once, for one provider."""
-    if isinstance(provider, trace.NoOpTracerProvider):
-        return  # no hooks on every statement for spans no one records
-    tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
-    # The connection-usage metric is not wanted: Prometheus has the service's metrics.
-    unused = metrics.NoOpMeterProvider().get_meter(__name__).create_up_down_counter("db.client.connections")
-    EngineTracer(tracer, engine.sync_engine, unused)
 
 
 class TracingInterceptor(OutcomeInterceptor):

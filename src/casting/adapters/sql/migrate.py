@@ -58,6 +58,25 @@ async def lacks_migrations(url: str) -> bool:
     return True
 
 
+class MissingMigrations(RuntimeError):
+    """A shared database behind this release's schema: `casting migrate` must run first."""
+
+
+async def prepare(url: str) -> None:
+    """Readies the database at `url` for the service. The embedded SQLite database is the
+    service's own and is migrated here; a shared one is migrated deliberately, once per release
+    (`casting migrate`), so one that lacks migrations is refused rather than served, where
+    every call would fail."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        await upgrade_to_head(url)
+    elif await lacks_migrations(url):
+        raise MissingMigrations(
+            f"the database {parsed.render_as_string(hide_password=True)} lacks migrations "
+            "this release needs; run `casting migrate` (make migrate) first"
+        )
+
+
 def alembic_config() -> Config:
     """The repository's alembic configuration, with an absolute script location."""
     root = _repository_root()
