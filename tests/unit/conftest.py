@@ -24,6 +24,7 @@ from tests.unit.fakes import (
     FakeClock,
     FakeGenerator,
     FakeUnitOfWork,
+    NoActorCache,
     PngHeaderCodec,
     SequentialIds,
     Tables,
@@ -56,12 +57,12 @@ class App:
         self.import_actor = ImportActor(
             uow, codec, keeper, idem, self.ids, self.clock, max_upload_bytes=10_000
         )
-        self.get_actor = GetActor(uow)
+        self.get_actor = GetActor(uow, NoActorCache())
         self.list_actors = ListActors(uow)
         self.update_actor = UpdateActor(uow, self.clock)
         self.delete_actor = DeleteActor(uow)
         self.branch_variant = BranchVariant(uow, painter, idem, self.ids, self.clock)
-        self.get_variant = GetVariant(uow)
+        self.get_variant = GetVariant(uow, NoActorCache())
         self.update_variant = UpdateVariant(uow, self.clock)
         self.delete_variant = DeleteVariant(uow, self.clock)
         self.cast_variant = CastVariant(uow, self.clock)

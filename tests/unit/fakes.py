@@ -6,7 +6,7 @@ import copy
 import hashlib
 import struct
 import zlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
@@ -267,6 +267,13 @@ class FakeUnitOfWork:
 
     async def rollback(self) -> None:
         self.staged = copy.deepcopy(self.tables)
+
+
+class NoActorCache:
+    """An ActorCache that keeps nothing: every read loads."""
+
+    async def get(self, project: str, actor_id: str, load: Callable[[], Awaitable[Actor]]) -> Actor:
+        return await load()
 
 
 class FakeClock:

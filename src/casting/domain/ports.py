@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import builtins
 import enum
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -59,6 +59,14 @@ class ActorRepository(Protocol):
 
     async def list_cast(self, project: str, story: str, page: PageRequest) -> builtins.list[Actor]:
         """Actors with an active look in `story`, like `list`."""
+
+
+class ActorCache(Protocol):
+    """Actors read a moment ago, for reads that repeat. Only use-cases that read and change
+    nothing may answer from it: a write must check the version it read against the database."""
+
+    async def get(self, project: str, actor_id: str, load: Callable[[], Awaitable[Actor]]) -> Actor:
+        """The actor as read a moment ago, else `load()`'s answer (kept for the next read)."""
 
 
 class SheetRepository(Protocol):
@@ -203,7 +211,8 @@ class ImageCodec(Protocol):
     """Decodes images to learn what they really are."""
 
     def inspect(self, data: bytes) -> ImageFacts:
-        """Format and size by content; InvalidImage for anything not a sound PNG/JPEG/WebP."""
+        """Format and size by content, after an integrity check cheaper than a full decode
+        (for the model's images); InvalidImage for anything not a sound PNG/JPEG/WebP."""
 
     def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
         """The image re-encoded in its own format without metadata (EXIF, GPS, comments)."""

@@ -19,6 +19,7 @@ from casting.adapters.generators.observed import ObservedGenerator
 from casting.adapters.generators.offline import MODEL as OFFLINE_MODEL
 from casting.adapters.generators.offline import OfflineGenerator
 from casting.adapters.images import PillowImageCodec
+from casting.adapters.recent_actors import RecentActors
 from casting.adapters.sql.engine import create_engine, create_session_factory
 from casting.adapters.sql.tracing import trace_statements
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
@@ -107,7 +108,9 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Resource(_engine, settings=settings, tracing=tracing)
     session_factory = providers.Singleton(create_session_factory, engine=engine)
-    uow = providers.Factory(SqlUnitOfWork, session_factory=session_factory)
+    # GetActor and GetVariant answer from here; every unit of work drops what it changes.
+    recent_actors = providers.Singleton(RecentActors, ttl_seconds=settings.provided.actor_cache_seconds)
+    uow = providers.Factory(SqlUnitOfWork, session_factory=session_factory, recent=recent_actors)
 
     blobs = providers.Singleton(blob_store_from_url, settings.provided.blob_url)
     codec = providers.Singleton(PillowImageCodec)
@@ -160,14 +163,14 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         max_upload_bytes=settings.provided.max_upload_bytes,
     )
-    get_actor = providers.Singleton(GetActor, uow=uow.provider)
+    get_actor = providers.Singleton(GetActor, uow=uow.provider, recent=recent_actors)
     list_actors = providers.Singleton(ListActors, uow=uow.provider)
     update_actor = providers.Singleton(UpdateActor, uow=uow.provider, clock=clock)
     delete_actor = providers.Singleton(DeleteActor, uow=uow.provider)
     branch_variant = providers.Singleton(
         BranchVariant, uow=uow.provider, painter=painter, idempotency=idempotency, ids=ids, clock=clock
     )
-    get_variant = providers.Singleton(GetVariant, uow=uow.provider)
+    get_variant = providers.Singleton(GetVariant, uow=uow.provider, recent=recent_actors)
     update_variant = providers.Singleton(UpdateVariant, uow=uow.provider, clock=clock)
     delete_variant = providers.Singleton(DeleteVariant, uow=uow.provider, clock=clock)
     cast_variant = providers.Singleton(CastVariant, uow=uow.provider, clock=clock)

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     blob_grace_seconds: int = 3600
     collect_interval_seconds: float = 900.0  # 0: no collection in the server (`casting collect`)
     max_upload_bytes: int = 20 * 1024 * 1024
+    # How long GetActor and GetVariant may answer from memory. This process's own writes show at
+    # once; another replica's writes within this time. 0: every read goes to the database.
+    actor_cache_seconds: float = 1.0
     grace_period_seconds: float = 30.0
     metrics_port: int = 0
     # The Casting console (a web page for artists and writers): its port (0: off) and the

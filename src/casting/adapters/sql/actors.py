@@ -42,12 +42,16 @@ class SqlActorRepository:
         # the rows (and the version they were read at) alive until the unit of work ends, so
         # that save() checks against the version this unit of work actually read.
         self._rows: dict[str, ActorRow] = {}
+        # The actors this unit of work added, changed or deleted: their cached copies go stale
+        # when it commits.
+        self.changed: set[str] = set()
 
     async def add(self, actor: Actor) -> None:
         row = ActorRow()
         mappers.write_actor(row, actor)
         self._session.add(row)
         self._rows[actor.id] = row
+        self.changed.add(actor.id)
 
     async def get(self, project: str, actor_id: str, *, for_update: bool = False) -> Actor | None:
         query = _aggregates().where(ActorRow.id == actor_id, ActorRow.project == project)
@@ -62,6 +66,7 @@ class SqlActorRepository:
         row = await self._row(actor)
         if row is None:
             raise Conflict("the actor was deleted concurrently; retry the request")
+        self.changed.add(actor.id)
         async with conflicts_as_domain_errors():
             # Every save bumps the version, so a concurrent save of the same actor fails even
             # when only its variants changed.
@@ -80,6 +85,7 @@ class SqlActorRepository:
         if row is not None:
             await self._session.delete(row)
             del self._rows[actor.id]
+            self.changed.add(actor.id)
 
     # `list` is a method of this class: annotations here spell the builtin `builtins.list`.
     async def list(self, project: str, where: ActorFilter, page: PageRequest) -> builtins.list[Actor]:

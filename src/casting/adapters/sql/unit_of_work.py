@@ -7,6 +7,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from casting.adapters.recent_actors import RecentActors
 from casting.adapters.sql.actors import SqlActorRepository
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors, unavailable
 from casting.adapters.sql.idempotency import SqlIdempotencyRepository
@@ -19,7 +20,7 @@ class SqlUnitOfWork:
     """Implements domain.ports.UnitOfWork. Cheap to create: the session opens on entry, so
     one instance per use-case call (or one reused sequentially) is fine; never share one
     between concurrent calls. A database out of reach anywhere in the block (commit included)
-    leaves it as StorageUnavailable."""
+    leaves it as StorageUnavailable. A commit drops the actors it changed from `recent`."""
 
     actors: SqlActorRepository
     sheets: SqlSheetRepository
@@ -27,8 +28,11 @@ class SqlUnitOfWork:
     idempotency: SqlIdempotencyRepository
     thumbnails: SqlThumbnailRepository
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], recent: RecentActors | None = None
+    ) -> None:
         self._session_factory = session_factory
+        self._recent = recent
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -58,8 +62,13 @@ class SqlUnitOfWork:
             raise outage from exc
 
     async def commit(self) -> None:
-        async with conflicts_as_domain_errors():
-            await self._active().commit()
+        try:
+            async with conflicts_as_domain_errors():
+                await self._active().commit()
+        finally:
+            # Also when the commit failed: whether it took effect is then unknown.
+            if self._recent is not None and self.actors.changed:
+                self._recent.forget(self.actors.changed)
 
     async def rollback(self) -> None:
         await self._active().rollback()

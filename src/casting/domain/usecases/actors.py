@@ -10,7 +10,7 @@ from casting.domain import names, styles
 from casting.domain.errors import FieldViolation, InvalidImage, InvalidInput, NotFound
 from casting.domain.model import Actor, VariantKind
 from casting.domain.pagination import Cursor, page_request, split_page
-from casting.domain.ports import Clock, IdFactory, ImageCodec, UnitOfWork
+from casting.domain.ports import ActorCache, Clock, IdFactory, ImageCodec, UnitOfWork
 from casting.domain.usecases.filters import parse_actor_filter
 from casting.domain.usecases.idempotency import (
     Idempotency,
@@ -218,14 +218,24 @@ class ImportActor:
         return []
 
 
+async def read_actor(uow: Callable[[], UnitOfWork], recent: ActorCache, project: str, actor_id: str) -> Actor:
+    """The actor for a use-case that only reads: it may come from `recent`."""
+
+    async def load() -> Actor:
+        async with uow() as unit:
+            return await load_actor(unit, project, actor_id)
+
+    return await recent.get(project, actor_id, load)
+
+
 class GetActor:
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], recent: ActorCache) -> None:
         self._uow = uow
+        self._recent = recent
 
     async def __call__(self, project: str, actor_id: str, story: str | None = None) -> ActorView:
         """The actor with its global looks, plus `story`'s looks when a story is named."""
-        async with self._uow() as uow:
-            actor = await load_actor(uow, project, actor_id)
+        actor = await read_actor(self._uow, self._recent, project, actor_id)
         return ActorView(actor, actor.visible_variants(story))
 
 

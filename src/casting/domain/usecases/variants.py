@@ -8,8 +8,15 @@ from dataclasses import dataclass
 from casting.domain import styles
 from casting.domain.errors import FieldViolation, InvalidInput
 from casting.domain.model import VariantKind, new_look
-from casting.domain.ports import Clock, GenerationKind, GenerationSpec, IdFactory, UnitOfWork
-from casting.domain.usecases.actors import load_actor, naming_violations, raise_if
+from casting.domain.ports import (
+    ActorCache,
+    Clock,
+    GenerationKind,
+    GenerationSpec,
+    IdFactory,
+    UnitOfWork,
+)
+from casting.domain.usecases.actors import load_actor, naming_violations, raise_if, read_actor
 from casting.domain.usecases.idempotency import Idempotency, RequestKey, request_id_violations, request_key
 from casting.domain.usecases.painting import SheetPainter
 from casting.domain.usecases.views import VariantView
@@ -122,12 +129,12 @@ class BranchVariant:
 
 
 class GetVariant:
-    def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], recent: ActorCache) -> None:
         self._uow = uow
+        self._recent = recent
 
     async def __call__(self, project: str, actor_id: str, variant_id: str) -> VariantView:
-        async with self._uow() as uow:
-            actor = await load_actor(uow, project, actor_id)
+        actor = await read_actor(self._uow, self._recent, project, actor_id)
         return VariantView(actor, actor.variant(variant_id))
 
 
