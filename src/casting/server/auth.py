@@ -200,6 +200,7 @@ class TokenAuthInterceptor(AroundInterceptor):
     the names alone, before anything is looked up). Health and reflection stay open."""
 
     def __init__(self, tokens: TokenFile) -> None:
+        super().__init__()
         self._tokens = tokens
 
     async def intercept_service(

@@ -30,6 +30,9 @@ class AroundInterceptor(grpc.aio.ServerInterceptor):
     ) -> AbstractAsyncContextManager[None]:
         raise NotImplementedError
 
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
     async def intercept_service(
         self,
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
@@ -38,7 +41,17 @@ class AroundInterceptor(grpc.aio.ServerInterceptor):
         handler = await continuation(handler_call_details)
         if handler is None:
             return handler
+        # A method's inner handler is the same object call after call (unless an inner
+        # interceptor answers for itself), so it is wrapped once, not on every RPC.
         method = handler_call_details.method
+        wrapped = self._wrapped.get(method)
+        if wrapped is None or wrapped[0] is not handler:
+            wrapped = (handler, self.wrap(method, handler))
+            self._wrapped[method] = wrapped
+        return wrapped[1]
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """`handler` with `around` around its calls."""
         if handler.unary_unary:
             inner_unary = handler.unary_unary
 
@@ -90,15 +103,11 @@ class ErrorInterceptor(AroundInterceptor):
     errors into their documented statuses, anything else into a bare INTERNAL (logged here,
     never shown to the caller). Request bytes that do not parse are INVALID_ARGUMENT."""
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await super().intercept_service(continuation, handler_call_details)
-        if handler is None or not (handler.unary_unary or handler.unary_stream):
-            return handler
-        return handler._replace(request_deserializer=_tolerant(handler.request_deserializer))
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        wrapped = super().wrap(method, handler)
+        if not (wrapped.unary_unary or wrapped.unary_stream):
+            return wrapped
+        return wrapped._replace(request_deserializer=_tolerant(wrapped.request_deserializer))
 
     @asynccontextmanager
     async def around(
@@ -126,14 +135,20 @@ class RpcOutcome:
     seconds: float
 
 
-class OutcomeInterceptor(AroundInterceptor):
-    """Learns how each RPC ends and hands that to `finished`, so that the log, the metrics and
-    the trace all report the same status code. They sit inside the ErrorInterceptor, so they
-    see the domain error itself and finish before the status leaves for the caller (a caller
-    who got its answer can already find the log line and the count)."""
+# Told how each RPC ended: (method, request, outcome).
+OutcomeObserver = Callable[[str, Any, RpcOutcome], None]
 
-    def finished(self, method: str, request: Any, outcome: RpcOutcome) -> None:
-        raise NotImplementedError
+
+class OutcomeInterceptor(AroundInterceptor):
+    """Learns how each RPC ends and tells every observer, so that the log, the metrics and the
+    trace all report the same status code. It sits inside the ErrorInterceptor, so it sees the
+    domain error itself, and the observers finish before the status leaves for the caller (a
+    caller who got its answer can already find the log line and the count). One interceptor for
+    all of them: each layer costs every RPC a coroutine and a context manager."""
+
+    def __init__(self, *observers: OutcomeObserver) -> None:
+        super().__init__()
+        self._observers = observers
 
     @asynccontextmanager
     async def around(
@@ -157,27 +172,27 @@ class OutcomeInterceptor(AroundInterceptor):
             code = grpc.StatusCode.INTERNAL
             raise
         finally:
-            self.finished(method, request, RpcOutcome(code, time.perf_counter() - started))
+            outcome = RpcOutcome(code, time.perf_counter() - started)
+            for observer in self._observers:
+                observer(method, request, outcome)
 
 
-class AccessLogInterceptor(OutcomeInterceptor):
+def access_log(method: str, request: Any, outcome: RpcOutcome) -> None:
     """One log line per RPC (JSON with server/logs.py): method, project, status, duration,
     request id."""
-
-    def finished(self, method: str, request: Any, outcome: RpcOutcome) -> None:
-        log.info(
-            "%s %s",
-            method,
-            outcome.code.name,
-            extra={
-                "event": "rpc",
-                "method": method,
-                "project": _project_of(request),
-                "code": outcome.code.name,
-                "duration_ms": round(outcome.seconds * 1000, 2),
-                "request_id": getattr(request, "request_id", ""),
-            },
-        )
+    log.info(
+        "%s %s",
+        method,
+        outcome.code.name,
+        extra={
+            "event": "rpc",
+            "method": method,
+            "project": _project_of(request),
+            "code": outcome.code.name,
+            "duration_ms": round(outcome.seconds * 1000, 2),
+            "request_id": getattr(request, "request_id", ""),
+        },
+    )
 
 
 def _project_of(request: Any) -> str:

@@ -17,9 +17,8 @@ from grpc_reflection.v1alpha import reflection
 from casting.server.auth import auth_interceptors, server_credentials
 from casting.server.console.app import serving_console
 from casting.server.container import Container, opened
-from casting.server.interceptors import AccessLogInterceptor, ErrorInterceptor
-from casting.server.metrics import MetricsInterceptor
-from casting.server.tracing import TracingInterceptor
+from casting.server.interceptors import ErrorInterceptor, OutcomeInterceptor, access_log
+from casting.server.tracing import tracing_interceptors
 from casting.v1 import casting_pb2, casting_pb2_grpc
 
 log = logging.getLogger("casting.server")
@@ -56,9 +55,8 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
             # interceptor, so that a malformed name it parses is the handler's INVALID_ARGUMENT.
             interceptors=[
                 ErrorInterceptor(),
-                TracingInterceptor(container.tracing()),
-                AccessLogInterceptor(),
-                MetricsInterceptor(container.metrics()),
+                *tracing_interceptors(container.tracing()),
+                OutcomeInterceptor(access_log, container.metrics().rpc_finished),
                 *auth_interceptors(settings),
             ],
             options=[

@@ -13,7 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from casting.adapters.generators.bounded import BoundedGenerator
-from casting.server.interceptors import OutcomeInterceptor, RpcOutcome
+from casting.server.interceptors import RpcOutcome
 
 # Seconds; sheets take tens of seconds on a real model, reads a few milliseconds.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120)
@@ -51,7 +51,8 @@ class Metrics:
             "casting_generations_in_flight", "Image model calls running now.", registry=registry
         )
 
-    def rpc_finished(self, method: str, outcome: RpcOutcome) -> None:
+    def rpc_finished(self, method: str, request: Any, outcome: RpcOutcome) -> None:
+        """Counts and times an RPC by method and status code (an OutcomeObserver)."""
         self.rpcs.labels(method, outcome.code.name).inc()
         self.rpc_seconds.labels(method).observe(outcome.seconds)
 
@@ -61,16 +62,6 @@ class Metrics:
 
     def count_in_flight(self, generator: BoundedGenerator) -> None:
         self.generations_in_flight.set_function(lambda: generator.in_flight)
-
-
-class MetricsInterceptor(OutcomeInterceptor):
-    """Counts and times every RPC by method and status code."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-
-    def finished(self, method: str, request: Any, outcome: RpcOutcome) -> None:
-        self._metrics.rpc_finished(method, outcome)
 
 
 def metrics_endpoint(metrics: Metrics, host: str, port: int) -> Iterator[int | None]:

@@ -77,11 +77,20 @@ def tracer_provider(exporters: list[SpanExporter]) -> Iterator[trace.TracerProvi
         provider.shutdown()
 
 
+def tracing_interceptors(provider: trace.TracerProvider) -> list[grpc.aio.ServerInterceptor]:
+    """The RPC span's interceptor; none when no spans are recorded, so that tracing costs an
+    unconfigured server nothing per call."""
+    if isinstance(provider, trace.NoOpTracerProvider):
+        return []
+    return [TracingInterceptor(provider)]
+
+
 class TracingInterceptor(OutcomeInterceptor):
     """A server span per RPC, current while the handler runs, so that SQL and model spans are
     its children; it carries the same status code as the log line."""
 
     def __init__(self, provider: trace.TracerProvider) -> None:
+        super().__init__(_span_status)
         self._tracer = provider.get_tracer("casting.server")
 
     @asynccontextmanager
@@ -100,8 +109,9 @@ class TracingInterceptor(OutcomeInterceptor):
             async with super().around(method, request, context):
                 yield
 
-    def finished(self, method: str, request: Any, outcome: RpcOutcome) -> None:
-        span = trace.get_current_span()
-        span.set_attribute("rpc.grpc.status_code", outcome.code.value[0])
-        if outcome.code in _SERVER_ERRORS:
-            span.set_status(trace.StatusCode.ERROR, outcome.code.name)
+
+def _span_status(method: str, request: Any, outcome: RpcOutcome) -> None:
+    span = trace.get_current_span()
+    span.set_attribute("rpc.grpc.status_code", outcome.code.value[0])
+    if outcome.code in _SERVER_ERRORS:
+        span.set_status(trace.StatusCode.ERROR, outcome.code.name)
