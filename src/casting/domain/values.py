@@ -69,7 +69,7 @@ class TraitChanges:
 
     def as_dict(self) -> dict[str, Any]:
         """The set fields only, by name, in declaration order."""
-        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+        return {name: value for name in _CHANGE_FIELDS if (value := getattr(self, name)) is not None}
 
     def is_empty(self) -> bool:
         return not self.as_dict()
@@ -78,6 +78,7 @@ class TraitChanges:
         return _trait_violations(self, prefix)
 
 
+_CHANGE_FIELDS = tuple(f.name for f in fields(TraitChanges))
 NO_CHANGES = TraitChanges()
 
 

@@ -34,6 +34,7 @@ from casting.domain.usecases.variants import (
     VariantPatch,
 )
 from casting.server.mapping import (
+    ActorMessages,
     actor_to_proto,
     changes_from_proto,
     sheet_to_proto,
@@ -120,6 +121,7 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
         self._cast_variant = cast_variant
         self._list_story_cast = list_story_cast
         self._read_image = read_image
+        self._actor_messages = ActorMessages()
 
     async def ListStyles(self, request: pb.ListStylesRequest, context: Context) -> pb.ListStylesResponse:
         story_styles, image_styles = await self._list_styles()
@@ -179,7 +181,7 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
     async def GetActor(self, request: pb.GetActorRequest, context: Context) -> pb.Actor:
         name = names.parse_actor(request.name, "name")
         story = _story_in(name.project, request.story, "story")
-        return actor_to_proto(await self._get_actor(name.project, name.id, story))
+        return self._actor_messages.of(await self._get_actor(name.project, name.id, story), story)
 
     async def ListActors(self, request: pb.ListActorsRequest, context: Context) -> pb.ListActorsResponse:
         page = await self._list_actors(
