@@ -153,7 +153,8 @@ async def measure_level(
 async def library_on(
     report: Report, backend: str, database_url: str, directory: Path, sizes: tuple[int, ...], calls: int
 ) -> None:
-    async with service(database_url, directory) as served:
+    # The read cache off: these figures are the database path, which is what grows with the library.
+    async with service(database_url, directory, actor_cache_seconds=0) as served:
         engine: AsyncEngine = served.container.engine()
         seeded = 0
         by_size: dict[int, dict[str, float]] = {}
