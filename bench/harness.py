@@ -23,7 +23,7 @@ from casting.adapters.sql.migrate import upgrade_to_head
 from casting.domain.ports import GeneratedImage, GenerationSpec
 from casting.domain.values import ImageBytes
 from casting.server.container import Container
-from casting.server.main import running
+from casting.server.main import freeze_startup_heap, running
 from casting.server.settings import Settings
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
@@ -130,6 +130,7 @@ async def service(
         container.model.override(providers.Object(model))
     async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
         await channel.channel_ready()
+        freeze_startup_heap()  # as `casting serve` does once it is up
         yield Served(container, live.port, channel, casting_pb2_grpc.CastingServiceStub(channel))
 
 
