@@ -94,6 +94,32 @@ def test_refuses_what_is_not_a_sound_accepted_image(
         codec.sanitize(data)
 
 
+def flipped_inside_idat(png: bytes) -> bytes:
+    """The PNG with one bit flipped in the middle of its first IDAT chunk's data."""
+    start = png.index(b"IDAT") + 4
+    (length,) = struct.unpack(">I", png[start - 8 : start - 4])
+    at = start + length // 2
+    return png[:at] + bytes([png[at] ^ 0x01]) + png[at + 1 :]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        encode(picture(size=(90, 160)), "PNG")[:-40],
+        encode(picture(size=(90, 160)), "PNG")[:-12],  # everything but IEND
+        flipped_inside_idat(encode(picture(size=(90, 160)), "PNG")),
+        encode(picture(size=(360, 640)), "JPEG")[:-200],
+        encode(picture(size=(360, 640)), "JPEG")[:-2],  # everything but the end marker
+    ],
+    ids=["truncated-png", "png-without-iend", "png-bit-flipped-in-idat", "truncated-jpeg", "jpeg-no-eoi"],
+)
+def test_inspect_refuses_a_damaged_model_image_without_decoding_it_whole(
+    codec: PillowImageCodec, data: bytes
+) -> None:
+    with pytest.raises(InvalidImage, match="truncated or corrupt"):
+        codec.inspect(data)
+
+
 def test_limits_are_the_constructor_s(codec: PillowImageCodec) -> None:
     small = PillowImageCodec(max_pixels=1_000, max_side=40)
     with pytest.raises(InvalidImage, match="larger than 40 pixels"):

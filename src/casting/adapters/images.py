@@ -26,20 +26,39 @@ _NOT_ACCEPTED = "is not a PNG, JPEG or WebP image"
 
 
 class PillowImageCodec:
-    """ImageCodec over Pillow. Only the PNG, JPEG and WebP decoders ever see the bytes, the
-    header size is checked before any pixel is decoded, and the whole image is then decoded so
-    that truncated or corrupt data is refused rather than stored."""
+    """ImageCodec over Pillow. Only the PNG, JPEG and WebP decoders ever see the bytes, and the
+    header size is checked before any pixel is decoded. Uploads are then decoded whole and
+    re-encoded; a model's images are checked for integrity more cheaply (see `inspect`)."""
 
     def __init__(self, *, max_pixels: int = 40_000_000, max_side: int = 12_000) -> None:
         self._max_pixels = max_pixels
         self._max_side = max_side
 
     def inspect(self, data: bytes) -> ImageFacts:
-        _, facts = self._decode(data)
+        """Checks a model's image for integrity without a full decode, which cost 11.5 ms of
+        a GenerateSheet call on a 1.8 MB sheet PNG (9 ms of it inflating IDAT). A PNG has every
+        chunk's CRC checked, IDAT's included, up to IEND (~0.3 ms); a JPEG has its whole entropy
+        stream decoded at 1/8 scale; a WebP, with no cheaper path in Pillow, is decoded whole.
+        Truncated or damaged bytes are still refused; a PNG whose zlib stream is bad under
+        valid CRCs (a broken encoder, not a bad transfer) is no longer caught."""
+        image, facts = self._open(data)
+        try:
+            if facts.mime_type == "image/png":
+                image.verify()
+            else:
+                if facts.mime_type == "image/jpeg":
+                    image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()
+        except Exception as exc:
+            raise InvalidImage("the image is truncated or corrupt") from exc
         return facts
 
     def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
-        image, facts = self._decode(data)
+        image, facts = self._open(data)
+        try:
+            image.load()
+        except Exception as exc:
+            raise InvalidImage("the image is truncated or corrupt") from exc
         try:
             upright = ImageOps.exif_transpose(image)
         except Exception as exc:  # a malformed EXIF block fails in many ways; all mean "corrupt"
@@ -54,7 +73,8 @@ class PillowImageCodec:
         clean.save(out, format=_SAVE_FORMATS[facts.mime_type], **_save_options(facts.mime_type))
         return out.getvalue(), ImageFacts(facts.mime_type, clean.width, clean.height)
 
-    def _decode(self, data: bytes) -> tuple[Image.Image, ImageFacts]:
+    def _open(self, data: bytes) -> tuple[Image.Image, ImageFacts]:
+        """The image with its header read and its size checked; no pixel decoded yet."""
         if not data:
             raise InvalidImage("the image is empty")
         try:
@@ -69,10 +89,6 @@ class PillowImageCodec:
             raise InvalidImage(f"the data {_NOT_ACCEPTED}") from exc
         facts = ImageFacts(_MIME_TYPES[str(image.format)], image.width, image.height)
         self._check_size(facts)
-        try:
-            image.load()
-        except Exception as exc:
-            raise InvalidImage("the image is truncated or corrupt") from exc
         return image, facts
 
     def _check_size(self, facts: ImageFacts) -> None:
