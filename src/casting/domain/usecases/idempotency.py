@@ -2,8 +2,8 @@
 
 Concurrent duplicates in one process wait for the first (one model call, not two); across
 processes the unique key in storage lets only one commit. A request id is remembered for a
-time-to-live; after it, the id is free again (the collector removes the old record, and a new
-create replaces it if the collector has not come by yet).
+time-to-live; after it, the id is free again (the collector removes the old record, and the
+next create under the id removes it first if the collector has not come by yet).
 """
 
 from __future__ import annotations
@@ -94,14 +94,8 @@ class Idempotency:
 
     async def remember(self, uow: UnitOfWork, key: RequestKey, resource_id: str) -> None:
         if key.request_id:
-            now = self._clock.now()
-            # An expired record under the same key may not be collected yet; it must not
-            # block this one. Same transaction, so a failed create keeps the old record.
-            await uow.idempotency.delete_expired(
-                self.cutoff(now), (key.project, key.operation, key.request_id)
-            )
             record = IdempotencyRecord(
-                key.project, key.operation, key.request_id, key.fingerprint, resource_id, now
+                key.project, key.operation, key.request_id, key.fingerprint, resource_id, self._clock.now()
             )
             await uow.idempotency.add(record)
 
@@ -129,7 +123,14 @@ class Idempotency:
         if not key.request_id:
             return None
         record = await uow.idempotency.get(key.project, key.operation, key.request_id)
-        if record is None or record.create_time <= self.cutoff(self._clock.now()):
+        if record is None:
+            return None
+        cutoff = self.cutoff(self._clock.now())
+        if record.create_time <= cutoff:
+            # Expired but not collected yet: it must not block the create. Removed here, in
+            # the rare case, so that every create's own transaction only inserts.
+            await uow.idempotency.delete_expired(cutoff, (key.project, key.operation, key.request_id))
+            await uow.commit()
             return None
         if record.fingerprint != key.fingerprint:
             raise InvalidInput.field("request_id", "was already used for a different request")
