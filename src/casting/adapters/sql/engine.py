@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from casting.adapters.sql.write_turns import TurnTakingSession, write_turns
+
 DEFAULT_URL = "sqlite+aiosqlite:///./var/casting.db"
 
 
@@ -48,6 +50,10 @@ def create_engine(
 
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # Domain objects are built before commit; nothing should reload rows after it.
+    if engine.dialect.name == "sqlite":
+        return async_sessionmaker(
+            engine, expire_on_commit=False, sync_session_class=TurnTakingSession, info=write_turns()
+        )
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
@@ -70,4 +76,7 @@ def _sqlite_rules(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     # LIKE is case-insensitive on SQLite and case-sensitive on PostgreSQL; a display-name
     # prefix must match the same rows on both.
     cursor.execute("PRAGMA case_sensitive_like=ON")
+    # Readers neither wait for a writer nor hold one up, and a commit costs one fsync, not
+    # several. (The database is then the file plus its -wal and -shm: back it up with .backup.)
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.close()
