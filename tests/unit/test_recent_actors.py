@@ -48,9 +48,11 @@ class Database:
         self.actor = actor
         self.reads = 0
         self.hold: asyncio.Event | None = None
+        self.began = asyncio.Event()
 
     async def load(self) -> Actor:
         self.reads += 1
+        self.began.set()
         answer, hold = self.actor, self.hold
         if hold is not None:
             await hold.wait()
@@ -60,8 +62,7 @@ class Database:
 
     async def reading(self) -> None:
         """Until a read has begun."""
-        while not self.reads:
-            await asyncio.sleep(0)
+        await self.began.wait()
 
 
 @pytest.fixture
