@@ -13,42 +13,32 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
-import time
 import uuid
 from pathlib import Path
 
-import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.baseline import seed_style_server
-from bench.harness import StandInGenerator, generate_request, sequential, service, sqlite_url, timed
+from bench.harness import StandInGenerator, generate_request, sequential, service, sqlite_url
+from bench.load import burst, load_process
 from bench.report import Report
-from casting.v1 import casting_pb2_grpc
 
 SECTION_BURST = "concurrency"
 SECTION_OVERHEAD = "overhead"
 MODEL_SECONDS = 1.0
 
 
-async def burst_ratio(stub: casting_pb2_grpc.CastingServiceStub, calls: int) -> tuple[float, float]:
-    """(one call's seconds, the wall seconds of `calls` concurrent calls)."""
-    await stub.GenerateSheet(generate_request(str(uuid.uuid4())))  # warm-up
-    one = await timed(lambda: stub.GenerateSheet(generate_request(str(uuid.uuid4()))))
-    started = time.perf_counter()
-    await asyncio.gather(*(stub.GenerateSheet(generate_request(str(uuid.uuid4()))) for _ in range(calls)))
-    return one, time.perf_counter() - started
-
-
 async def concurrency(report: Report, png: bytes, calls: int) -> None:
     print(f"\n[{SECTION_BURST}] {calls} concurrent GenerateSheet calls, model stand-in {MODEL_SECONDS:.0f} s")
-    with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp, load_process() as loader:
         directory = Path(tmp)
+        loop = asyncio.get_running_loop()
         model = StandInGenerator(png, MODEL_SECONDS)
         # The default cap (16 model calls at once) would queue the burst by design; lift it.
         async with service(
             await sqlite_url(directory), directory, model, max_concurrent_generations=calls
         ) as s:
-            one, service_wall = await burst_ratio(s.stub, calls)
+            one, service_wall = await loop.run_in_executor(loader, burst, s.address, calls)
         report.add(SECTION_BURST, "service: one call", one, "s")
         report.add(SECTION_BURST, f"service: {calls} concurrent calls, wall", service_wall, "s")
         report.add(SECTION_BURST, "service: wall / one call", service_wall / one, "x", "target <= 1.5x")
@@ -56,8 +46,7 @@ async def concurrency(report: Report, png: bytes, calls: int) -> None:
         seed_directory = directory / "seed"
         seed_directory.mkdir()
         with seed_style_server(png, MODEL_SECONDS, seed_directory) as port:
-            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                one, wall = await burst_ratio(casting_pb2_grpc.CastingServiceStub(channel), calls)
+            one, wall = await loop.run_in_executor(loader, burst, f"127.0.0.1:{port}", calls)
         report.add(SECTION_BURST, "seed-style baseline: one call", one, "s")
         report.add(SECTION_BURST, f"seed-style baseline: {calls} concurrent calls, wall", wall, "s")
         report.add(SECTION_BURST, "seed-style baseline: wall / one call", wall / one, "x")

@@ -1,14 +1,21 @@
-"""A load generator in its own process, so that clients and server do not share one core's
-event loop: `clients` channels each calling one method back to back for `seconds`."""
+"""A load generator in its own process, so that the clients' work does not run on the server's
+event loop: `clients` channels each calling one method back to back for `seconds`, or a burst
+of calls at once."""
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
+from collections.abc import Awaitable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from typing import Any
 
 import grpc
+
+from bench.harness import generate_request
+from casting.v1 import casting_pb2_grpc
 
 
 def load_process() -> ProcessPoolExecutor:
@@ -47,3 +54,25 @@ async def _drive(
     finally:
         for channel in channels:
             await channel.close()
+
+
+def burst(address: str, calls: int) -> tuple[float, float]:
+    """(one GenerateSheet's seconds, the wall seconds of `calls` at once), after a warm-up call;
+    every call with its own request id."""
+    return asyncio.run(_burst(address, calls))
+
+
+async def _burst(address: str, calls: int) -> tuple[float, float]:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = casting_pb2_grpc.CastingServiceStub(channel)
+
+        def call() -> Awaitable[Any]:
+            return stub.GenerateSheet(generate_request(str(uuid.uuid4())))
+
+        await call()  # connect, and warm up
+        started = time.perf_counter()
+        await call()
+        one = time.perf_counter() - started
+        started = time.perf_counter()
+        await asyncio.gather(*(call() for _ in range(calls)))
+        return one, time.perf_counter() - started
