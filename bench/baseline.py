@@ -40,9 +40,10 @@ class SeedStyleServicer(casting_pb2_grpc.CastingServiceServicer):
         self._stamp_lock = threading.Lock()
 
     def _blocking_model_call(self) -> bytes:
+        with self._stamp_lock:  # before the wait, as the service's stand-in does
+            data = stamped(self._png, next(self._stamp))
         time.sleep(self._latency)
-        with self._stamp_lock:
-            return stamped(self._png, next(self._stamp))
+        return data
 
     async def _draw(self) -> bytes:
         return await asyncio.get_running_loop().run_in_executor(None, self._blocking_model_call)

@@ -56,13 +56,13 @@ async def _drive(
             await channel.close()
 
 
-def burst(address: str, calls: int) -> tuple[float, float]:
-    """(one GenerateSheet's seconds, the wall seconds of `calls` at once), after a warm-up call;
-    every call with its own request id."""
-    return asyncio.run(_burst(address, calls))
+def burst(address: str, calls: int, times: int) -> tuple[float, list[float]]:
+    """(one GenerateSheet's seconds, the wall seconds of `calls` at once, `times` over), after
+    a warm-up call; every call with its own request id."""
+    return asyncio.run(_burst(address, calls, times))
 
 
-async def _burst(address: str, calls: int) -> tuple[float, float]:
+async def _burst(address: str, calls: int, times: int) -> tuple[float, list[float]]:
     async with grpc.aio.insecure_channel(address) as channel:
         stub = casting_pb2_grpc.CastingServiceStub(channel)
 
@@ -73,6 +73,9 @@ async def _burst(address: str, calls: int) -> tuple[float, float]:
         started = time.perf_counter()
         await call()
         one = time.perf_counter() - started
-        started = time.perf_counter()
-        await asyncio.gather(*(call() for _ in range(calls)))
-        return one, time.perf_counter() - started
+        walls = []
+        for _ in range(times):
+            started = time.perf_counter()
+            await asyncio.gather(*(call() for _ in range(calls)))
+            walls.append(time.perf_counter() - started)
+        return one, walls
