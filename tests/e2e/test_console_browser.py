@@ -17,6 +17,7 @@ import grpc
 import pytest
 from dependency_injector import providers
 from PIL import Image, ImageDraw
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver import Chrome
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
@@ -83,10 +84,19 @@ def wait(browser: Chrome, seconds: float = 15) -> WebDriverWait[Chrome]:
     return WebDriverWait(browser, seconds)
 
 
+def until_replaced(browser: Chrome, element: WebElement, seconds: float) -> None:
+    """Waits for the next page to replace `element`'s. While the old page is torn down,
+    chromedriver may answer a question about the element with an inspector error ("Node with
+    given id does not belong to the document") instead of a stale reference: asked again, it
+    is stale."""
+    waiting = WebDriverWait(browser, seconds, ignored_exceptions=(WebDriverException,))
+    waiting.until(EC.staleness_of(element))
+
+
 def submit(browser: Chrome, form: WebElement) -> None:
     """Submits the form and waits for the page that answers."""
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait(browser, 30).until(EC.staleness_of(form))
+    until_replaced(browser, form, 30)
 
 
 def fill(form: WebElement, **values: str) -> None:
@@ -107,7 +117,7 @@ def click_in(element: WebElement, label: str) -> None:
     """Clicks the button labelled `label` inside `element` and waits for the next page."""
     button = element.find_element(By.XPATH, f'.//button[normalize-space()="{label}"]')
     button.click()
-    WebDriverWait(element.parent, 15).until(EC.staleness_of(button))
+    until_replaced(element.parent, button, 15)
 
 
 def loaded_width(browser: Chrome, image: WebElement) -> int:

@@ -25,13 +25,13 @@ log = logging.getLogger("casting.rpc")
 class AroundInterceptor(grpc.aio.ServerInterceptor):
     """Runs `around(method, request, context)` as an async context around each handler call."""
 
+    def __init__(self) -> None:
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+
     def around(
         self, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AbstractAsyncContextManager[None]:
         raise NotImplementedError
-
-    def __init__(self) -> None:
-        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
 
     async def intercept_service(
         self,
