@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -167,3 +168,11 @@ async def test_past_its_size_the_oldest_actor_goes(clock: Clock) -> None:
     await cache.get("p", "a3", dbs["a3"].load)
     await cache.get("p", "a1", dbs["a1"].load)
     assert {actor_id: db.reads for actor_id, db in dbs.items()} == {"a1": 2, "a2": 1, "a3": 1}
+
+
+async def test_an_expired_actor_is_let_go_when_another_is_kept(clock: Clock) -> None:
+    cache = RecentActors(ttl_seconds=1.0, clock=clock)
+    first = await cache.get("p", "a1", Database(an_actor("a1")).load)
+    clock.now = 5.0
+    await cache.get("p", "a2", Database(an_actor("a2")).load)
+    assert sys.getrefcount(first) == 2  # this test's name and getrefcount's argument only

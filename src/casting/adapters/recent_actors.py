@@ -35,7 +35,7 @@ class RecentActors:
     caller never reads its own write stale. A change committed by another process (a second
     replica on the same database) shows within `ttl_seconds`; 0 keeps nothing. Callers that
     miss at the same moment share one read, so an expiry under load costs one read, not one
-    per caller. Past `max_actors`, the oldest go.
+    per caller. Expired actors are let go as new ones come, and past `max_actors` the oldest go.
     """
 
     def __init__(
@@ -82,7 +82,11 @@ class RecentActors:
             self._keep(task.result())
 
     def _keep(self, actor: Actor) -> None:
+        now = self._now()
         self._kept.pop(actor.id, None)  # re-inserted at the young end
-        self._kept[actor.id] = _Kept(self._now() + self._ttl, actor)
-        while len(self._kept) > self._max_actors:
+        self._kept[actor.id] = _Kept(now + self._ttl, actor)
+        # One lifetime for all, so the oldest end expires first: nothing stale stays held.
+        while self._kept and (
+            len(self._kept) > self._max_actors or next(iter(self._kept.values())).expires <= now
+        ):
             self._kept.popitem(last=False)
