@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from casting.adapters.sql import sqlite_driver
 from casting.adapters.sql.write_turns import TurnTakingSession, write_turns
 
 DEFAULT_URL = "sqlite+aiosqlite:///./var/casting.db"
@@ -41,6 +42,8 @@ def create_engine(
             pool_pre_ping=True,
             connect_args={"timeout": connect_timeout, "server_settings": {"statement_timeout": statement_ms}},
         )
+    if parsed.get_backend_name() == "sqlite":
+        options.update(connect_args={"async_creator_fn": sqlite_driver.connect})
     ensure_sqlite_directory(parsed)
     engine = _create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":

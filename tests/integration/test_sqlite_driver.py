@@ -1,0 +1,62 @@
+"""The one-trip SQLite driver (adapters/sql/sqlite_driver.py) through SQLAlchemy: what the
+repositories do not exercise, answered as SQLite itself answers it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from casting.adapters.sql.engine import create_engine
+
+
+@pytest_asyncio.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'driver.db'}")
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT UNIQUE)"))
+    yield engine
+    await engine.dispose()
+
+
+async def test_many_rows_in_one_statement_report_their_count(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        inserted = await connection.execute(
+            text("INSERT INTO notes (body) VALUES (:body)"), [{"body": f"note {n}"} for n in range(5)]
+        )
+        assert inserted.rowcount == 5
+        updated = await connection.execute(text("UPDATE notes SET body = body || '!' WHERE id > 2"))
+        assert updated.rowcount == 3
+
+
+async def test_rows_come_back_whole_in_parts_or_not_at_all(engine: AsyncEngine) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('a'), ('b'), ('c')"))
+        result = await connection.execute(text("SELECT body FROM notes ORDER BY id"))
+        assert result.fetchmany(2) == [("a",), ("b",)]
+        assert result.fetchone() == ("c",)
+        assert result.fetchone() is None
+        returned = await connection.execute(text("INSERT INTO notes (body) VALUES ('d') RETURNING id, body"))
+        assert returned.one() == (4, "d")
+        assert (await connection.execute(text("SELECT body FROM notes WHERE id = 99"))).all() == []
+
+
+async def test_sqlite_errors_surface_as_sqlalchemys(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('same')"))
+        with pytest.raises(IntegrityError):
+            await connection.execute(text("INSERT INTO notes (body) VALUES ('same')"))
+        with pytest.raises(OperationalError):
+            await connection.execute(text("SELECT nothing FROM nowhere"))
+
+
+async def test_a_rolled_back_write_is_gone(engine: AsyncEngine) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('draft')"))
+        await connection.rollback()
+        assert (await connection.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
