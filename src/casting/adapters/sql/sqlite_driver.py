@@ -53,16 +53,17 @@ class OneTripCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> Self:
-        return self._took(await self._connection._execute(_run, self._connection._conn, sql, parameters))
+        return await self._statement(sql, parameters, many=False)
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any] | dict[str, Any]]) -> Self:
-        return self._took(await self._connection._execute(_run_many, self._connection._conn, sql, parameters))
+        return await self._statement(sql, parameters, many=True)
 
     async def fetchone(self) -> Any:
         return self._rows.pop(0) if self._rows else None
 
     async def fetchmany(self, size: int | None = None) -> list[Any]:
-        taken, self._rows = self._rows[: size or self.arraysize], self._rows[size or self.arraysize :]
+        count = size or self.arraysize
+        taken, self._rows = self._rows[:count], self._rows[count:]
         return taken
 
     async def fetchall(self) -> list[Any]:
@@ -76,31 +77,20 @@ class OneTripCursor:
     async def close(self) -> None:
         self._rows = []
 
-    def _took(self, outcome: _Outcome) -> Self:
+    async def _statement(self, sql: str, parameters: Any, many: bool) -> Self:
+        connection = self._connection
+        outcome = await connection._execute(_run, connection._conn, sql, parameters, many)
         self.description, self.rowcount, self.lastrowid, self._rows = outcome
         return self
 
 
-def _run(connection: sqlite3.Connection, sql: str, parameters: Sequence[Any] | dict[str, Any]) -> _Outcome:
+def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Outcome:
+    """The whole statement, on the connection's thread: execute it (over every parameter set
+    when `many`), fetch what it answered, close the cursor."""
     cursor = connection.cursor()
     try:
-        cursor.execute(sql, parameters)
-        return _outcome(cursor)
+        (cursor.executemany if many else cursor.execute)(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
     finally:
         cursor.close()
-
-
-def _run_many(
-    connection: sqlite3.Connection, sql: str, parameters: Iterable[Sequence[Any] | dict[str, Any]]
-) -> _Outcome:
-    cursor = connection.cursor()
-    try:
-        cursor.executemany(sql, parameters)
-        return _outcome(cursor)
-    finally:
-        cursor.close()
-
-
-def _outcome(cursor: sqlite3.Cursor) -> _Outcome:
-    rows = cursor.fetchall() if cursor.description else []
-    return cursor.description, cursor.rowcount, cursor.lastrowid, rows
