@@ -22,6 +22,7 @@ bench: $(INSTALLED)  ## benchmarks against the obvious alternatives (bench/READM
 lint: $(INSTALLED)
 	$(BIN)/ruff check src tests tools
 	$(BIN)/mypy
+	$(BIN)/hadolint Dockerfile
 
 migrate: $(INSTALLED)  ## bring CASTING_DATABASE_URL (e.g. PostgreSQL) to the head migration
 	$(BIN)/casting migrate

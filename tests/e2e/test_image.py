@@ -1,0 +1,71 @@
+"""The container image's command line (tests/support/image.py reads it from the Dockerfile) as a
+real process: it serves on the image's defaults, reports SERVING, and drains on SIGTERM, which is
+what Kubernetes sends a pod it stops."""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from casting.v1 import casting_pb2_grpc
+from tests.e2e.test_lifecycle import NOT_SERVING, SERVING, eventually, refused
+from tests.e2e.test_observability import generate_request, scrape
+from tests.e2e.test_process import free_port, wait_until_serving
+from tests.support import fake_gemini as gemini
+from tests.support.fake_gemini import FakeGemini
+from tests.support.image import image
+
+
+def test_the_image_runs_casting_serve_as_a_non_root_user() -> None:
+    built = image()
+    assert built.argv() == ["casting", "serve"]
+    assert built.argv(args=["migrate"]) == ["casting", "migrate"]
+    assert built.user.split(":")[0] not in ("0", "root")
+
+
+def test_the_image_command_line_serves_and_drains_a_generation_on_sigterm(
+    tmp_path: Path, fake_gemini: FakeGemini
+) -> None:
+    built = image()
+    port, metrics_port = free_port(), free_port()
+    # What a pod adds to the image: its ports (free ones here, on a shared machine) and the
+    # Gemini key from its Secret, pointed at the local fake of Gemini's API.
+    env = {
+        "CASTING_HOST": "127.0.0.1",
+        "CASTING_PORT": str(port),
+        "CASTING_METRICS_PORT": str(metrics_port),
+        "CASTING_CONSOLE_PORT": "0",
+        "GEMINI_API_KEY": "test-key-not-real",
+        "CASTING_GEMINI_BASE_URL": fake_gemini.base_url,
+        "CASTING_GRACE_PERIOD_SECONDS": "20",
+    }
+    with (tmp_path / "server.log").open("wb") as log:
+        process = built.start(built.argv(), env, cwd=tmp_path, output=log)
+    try:
+        wait_until_serving(port, process)
+        assert scrape(metrics_port).value("casting_generations_in_flight") == 0
+        fake_gemini.script(gemini.image(delay=4))
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
+            assert next(watch).status == SERVING
+            pending = casting_pb2_grpc.CastingServiceStub(channel).GenerateSheet.future(
+                generate_request(), timeout=60
+            )
+            eventually(lambda: fake_gemini.requests)  # the model is drawing
+
+            process.send_signal(signal.SIGTERM)
+
+            assert next(watch).status == NOT_SERVING
+            watch.cancel()
+            eventually(lambda: refused(f"127.0.0.1:{port}"))
+            assert pending.result(timeout=30).generation.generator == "gemini"
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    # The embedded defaults wrote under the image's working directory.
+    assert (tmp_path / "var" / "casting.db").is_file()
