@@ -169,6 +169,26 @@ async def test_control_characters_are_refused_in_text(stub, control: str) -> Non
     assert await refused(stub.ListActors(listing)) == (INVALID, ["filter"])
 
 
+# A right-to-left override that shows "Minaexe.png" as "Minagnp.exe", a zero-width space, a BOM.
+INVISIBLE = ["\u202e", "\u2067", "\u200b", "\ufeff"]
+
+
+@pytest.mark.parametrize("hidden", INVISIBLE, ids=lambda c: f"U+{ord(c):04X}")
+async def test_bidi_and_zero_width_characters_are_refused_in_text(stub, hidden: str) -> None:
+    sheet = await stub.GenerateSheet(
+        pb.GenerateSheetRequest(parent=P, story_style="romance", image_style="webtoon")
+    )
+    naming = pb.SaveActorRequest(parent=P, sheet=sheet.name, display_name=f"Mina{hidden}exe.png")
+    assert await refused(stub.SaveActor(naming)) == (INVALID, ["display_name"])
+    describing = pb.SaveActorRequest(
+        parent=P, sheet=sheet.name, display_name="Mina", description=f"a{hidden}b"
+    )
+    assert await refused(stub.SaveActor(describing)) == (INVALID, ["description"])
+    traits = pb.Traits(outfit=f"coat{hidden}")
+    drawing = pb.GenerateSheetRequest(parent=P, story_style="romance", image_style="webtoon", traits=traits)
+    assert await refused(stub.GenerateSheet(drawing)) == (INVALID, ["traits.outfit"])
+
+
 async def test_line_breaks_are_text_in_descriptions_and_traits(stub) -> None:
     actor = await save(stub)
     changes = pb.TraitChanges(outfit="coat\nscarf\tboots")

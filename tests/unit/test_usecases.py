@@ -17,7 +17,7 @@ from casting.domain.model import VariantKind
 from casting.domain.usecases.actors import ActorPatch, ImportActorCommand, SaveActorCommand
 from casting.domain.usecases.sheets import GenerateSheetCommand
 from casting.domain.usecases.variants import BranchVariantCommand, VariantPatch
-from casting.domain.values import AgeRange, Gender, TraitChanges, Traits
+from casting.domain.values import INVISIBLE_CHARACTERS, AgeRange, Gender, TraitChanges, Traits
 from tests.unit.conftest import SHEET_TTL, App
 from tests.unit.fakes import png
 
@@ -228,6 +228,25 @@ async def test_update_actor_validates_and_changes_only_named_fields(app: App) ->
             P, view.actor.id, ActorPatch(display_name="x" * 129, default_story_style="opera", description="")
         )
     assert violated_fields(error.value) == {"actor.display_name", "actor.default_story_style"}
+
+
+@pytest.mark.parametrize("hidden", sorted(INVISIBLE_CHARACTERS), ids=lambda c: f"U+{ord(c):04X}")
+async def test_bidi_and_zero_width_characters_are_refused_in_names_descriptions_and_traits(
+    app: App, hidden: str
+) -> None:
+    view = await saved_actor(app)
+    with pytest.raises(InvalidInput) as error:
+        await app.update_actor(
+            P, view.actor.id, ActorPatch(display_name=f"Mina{hidden}gnp.exe", description=f"a{hidden}b")
+        )
+    assert violated_fields(error.value) == {"actor.display_name", "actor.description"}
+    with pytest.raises(InvalidInput) as error:
+        await app.generate_sheet(sheet_command(traits=Traits(hair_traits=f"short{hidden} bob")))
+    assert violated_fields(error.value) == {"traits.hair_traits"}
+    assert "zero-width" in error.value.violations[0].description
+    # Letters from right-to-left scripts are text, not controls.
+    hebrew = await app.update_actor(P, view.actor.id, ActorPatch(display_name="מינה", description=""))
+    assert hebrew.actor.display_name == "מינה"
 
 
 async def test_delete_actor_removes_it(app: App) -> None:

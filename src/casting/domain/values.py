@@ -14,6 +14,12 @@ MAX_TRAIT_CHARS = 500
 MAX_NAME_CHARS = 128
 MAX_DESCRIPTION_CHARS = 500
 _LINE_BREAKS = "\t\n\r"  # the only control characters a multi-line text may hold
+# Bidi controls (embeddings, overrides, isolates, marks) and zero-width characters: they make a
+# name read differently from what it holds (a reversed extension, two names that look the same).
+INVISIBLE_CHARACTERS = frozenset(
+    "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+    "\u2060\u2066\u2067\u2068\u2069\ufeff"
+)
 
 
 class Gender(enum.Enum):
@@ -138,9 +144,10 @@ class Provenance:
 def text_violation(
     field: str, value: str, limit: int, *, required: bool = False, multiline: bool = False
 ) -> list[FieldViolation]:
-    """The violation of a free-text field that is missing, over its limit or carries control
-    characters, if any. Control characters (NUL, escape sequences, C1 codes) are never text a
-    person meant, and some stores refuse NUL; a multi-line text may hold tabs and line breaks."""
+    """The violation of a free-text field that is missing, over its limit or carries control or
+    invisible characters, if any. Control characters (NUL, escape sequences, C1 codes) are never
+    text a person meant, and some stores refuse NUL; a multi-line text may hold tabs and line
+    breaks. Bidi and zero-width characters are refused too (INVISIBLE_CHARACTERS)."""
     if required and not value.strip():
         return [FieldViolation(field, "is required")]
     if len(value) > limit:
@@ -148,6 +155,8 @@ def text_violation(
     allowed = _LINE_BREAKS if multiline else ""
     if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
         return [FieldViolation(field, "must not contain control characters")]
+    if not INVISIBLE_CHARACTERS.isdisjoint(value):
+        return [FieldViolation(field, "must not contain bidi controls or zero-width characters")]
     return []
 
 
