@@ -6,7 +6,6 @@ import base64
 import hashlib
 import logging
 import socket
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
@@ -34,6 +33,13 @@ PARENT = ImageBytes(fake.picture(), "image/png")
 ROOT = ImageBytes(fake.picture(fake.SHEET_SIZE, "JPEG"), "image/jpeg")
 
 MakeGenerator = Callable[..., GeminiGenerator]
+
+
+class Sleeps(list[float]):
+    """Stands in for asyncio.sleep: records each backoff the generator asked for, waits none."""
+
+    async def __call__(self, seconds: float) -> None:
+        self.append(seconds)
 
 
 @pytest.fixture
@@ -192,11 +198,11 @@ async def test_the_models_retry_delay_is_honoured(
     fake_gemini: FakeGemini, make_generator: MakeGenerator, answer: fake.Answer
 ) -> None:
     fake_gemini.script(answer)
+    sleeps = Sleeps()
 
-    started = time.monotonic()
-    await make_generator().generate(SHEET, [])
+    await make_generator(sleep=sleeps).generate(SHEET, [])
 
-    assert time.monotonic() - started >= 0.3
+    assert sleeps == [0.3]  # the hint, not the 1 ms backoff
     assert len(fake_gemini.requests) == 2
 
 
@@ -311,15 +317,15 @@ async def test_no_retry_starts_past_the_callers_deadline(
     fake_gemini: FakeGemini, make_generator: MakeGenerator
 ) -> None:
     fake_gemini.script(fake.server_error(503))
-    generator = make_generator(backoff_seconds=1.0)
+    sleeps = Sleeps()
+    generator = make_generator(backoff_seconds=1.0, sleep=sleeps)
 
-    started = time.monotonic()
     with deadline.bounded_by(0.05), pytest.raises(UpstreamUnavailable) as unavailable:
         await generator.generate(SHEET, [])
 
     assert unavailable.value.reason == "MODEL_UNAVAILABLE"
     assert len(fake_gemini.requests) == 1
-    assert time.monotonic() - started < 0.5, "no backoff sleep either"
+    assert sleeps == [], "no backoff sleep either"
 
 
 async def test_quota_past_the_deadline_is_busy_at_once(
@@ -337,15 +343,17 @@ async def test_quota_past_the_deadline_is_busy_at_once(
 async def test_an_attempt_ends_with_the_callers_deadline(
     fake_gemini: FakeGemini, make_generator: MakeGenerator
 ) -> None:
-    fake_gemini.script(fake.hang(30))
-    generator = make_generator(timeout_seconds=30.0)
+    # Neither the model nor the attempt's own timeout would end it before pytest's timeout does:
+    # only the caller's deadline can.
+    fake_gemini.script(fake.hang(3600))
+    sleeps = Sleeps()
+    generator = make_generator(timeout_seconds=3600.0, sleep=sleeps)
 
-    started = time.monotonic()
     with deadline.bounded_by(0.3), pytest.raises(UpstreamUnavailable):
         await generator.generate(SHEET, [])
 
-    assert time.monotonic() - started < 2.0
     assert len(fake_gemini.requests) == 1
+    assert sleeps == []
 
 
 async def test_no_call_starts_once_the_deadline_has_passed(

@@ -11,6 +11,7 @@ import enum
 import logging
 import math
 from collections import Counter
+from collections.abc import Awaitable, Callable
 
 from google import genai
 from google.genai import errors, types
@@ -50,7 +51,8 @@ logger = logging.getLogger(__name__)
 
 class GeminiGenerator:
     """Draws sheets with a Gemini image model. `base_url` points the client elsewhere (a
-    proxy, or a fake in tests); `timeout_seconds` bounds each attempt."""
+    proxy, or a fake in tests); `timeout_seconds` bounds each attempt; `sleep` waits out each
+    backoff (tests pass one that records the delays it was asked for)."""
 
     def __init__(
         self,
@@ -63,6 +65,7 @@ class GeminiGenerator:
         max_backoff_seconds: float = 30.0,
         timeout_seconds: float = 60.0,
         prompts: PromptLibrary | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -81,6 +84,7 @@ class GeminiGenerator:
         self._backoff = Backoff(backoff_seconds, max_backoff_seconds)
         self._timeout_seconds = timeout_seconds
         self._prompts = prompts or PromptLibrary()
+        self._sleep = sleep
 
     async def generate(self, spec: GenerationSpec, references: list[ImageBytes]) -> GeneratedImage:
         prompt = self._prompts.render(spec, reference_count=len(references))
@@ -103,7 +107,7 @@ class GeminiGenerator:
                 or not self._backoff.allows(delay)
             ):
                 raise outcome.error(delay)
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def aclose(self) -> None:
