@@ -90,7 +90,7 @@ def refused(address: str) -> bool:
 def test_sigterm_stops_new_calls_drains_the_generation_in_flight_and_exits_0(
     served: Served, fake_gemini: FakeGemini
 ) -> None:
-    fake_gemini.script(gemini.image(delay=4))
+    fake_gemini.script(gemini.held())
     with grpc.insecure_channel(served.address) as channel:
         watch = health_pb2_grpc.HealthStub(channel).Watch(health_pb2.HealthCheckRequest())
         assert next(watch).status == SERVING
@@ -104,7 +104,8 @@ def test_sigterm_stops_new_calls_drains_the_generation_in_flight_and_exits_0(
         assert next(watch).status == NOT_SERVING
         watch.cancel()  # a watch is a call in flight too; the drain would wait for it
         eventually(lambda: refused(served.address))
-        assert not pending.done()
+        assert not pending.done()  # held by the model, not ended by the stop
+        fake_gemini.release()
         sheet = pending.result(timeout=30)
     assert sheet.generation.generator == "gemini"
     assert served.process.wait(timeout=30) == 0

@@ -30,12 +30,14 @@ _ROUTE = re.compile(r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateCont
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """One scripted reply: its status and JSON body, sent after `delay` seconds."""
+    """One scripted reply: its status and JSON body, sent after `delay` seconds (held: only once
+    the test calls FakeGemini.release)."""
 
     status: int
     body: dict[str, Any]
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    held: bool = False
 
 
 @cache
@@ -100,6 +102,11 @@ def hang(seconds: float) -> Answer:
     return image(delay=seconds)
 
 
+def held() -> Answer:
+    """A sheet that is sent only when the test calls FakeGemini.release()."""
+    return replace(image(), held=True)
+
+
 class FakeGemini:
     """The server. `requests` holds each request's JSON body, `paths` its URL path."""
 
@@ -111,6 +118,7 @@ class FakeGemini:
         self._answers: deque[Answer] = deque()
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._released = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -130,8 +138,13 @@ class FakeGemini:
     def start(self) -> None:
         self._thread.start()
 
+    def release(self) -> None:
+        """Sends the held answers, and any held answer from now on at once."""
+        self._released.set()
+
     def stop(self) -> None:
         self._stopping.set()  # wakes the handlers still delaying an answer
+        self._released.set()
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
@@ -160,6 +173,8 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
             length = int(self.headers.get("Content-Length", "0"))
             answer = fake._receive(self.path, json.loads(self.rfile.read(length)))
             try:
+                if answer.held:
+                    fake._released.wait()
                 fake._stopping.wait(answer.delay)
                 self._reply(answer)
             except OSError:
