@@ -14,6 +14,9 @@ from grpc_tools import protoc
 
 ROOT = Path(__file__).resolve().parent.parent
 PROTO_ROOT = ROOT / "proto"
+# googleapis protos the contract imports (google.longrunning, google.rpc), found here but not
+# generated: googleapis-common-protos ships their Python modules.
+GOOGLEAPIS = ROOT / "third_party" / "googleapis"
 
 
 def generate(out_dir: Path) -> list[Path]:
@@ -26,6 +29,7 @@ def generate(out_dir: Path) -> list[Path]:
     args = [
         "protoc",
         f"-I{PROTO_ROOT}",
+        f"-I{GOOGLEAPIS}",
         f"-I{well_known}",
         f"--python_out={out_dir}",
         f"--grpc_python_out={out_dir}",

@@ -34,9 +34,11 @@ def previous_commit() -> str:
 
 
 def copy_of_contract(tmp_path: Path) -> Path:
-    """buf.yaml and proto/ in a scratch workspace, to be broken on purpose."""
+    """buf.yaml, proto/ and the googleapis protos it imports in a scratch workspace, to be broken
+    on purpose."""
     shutil.copy(ROOT / "buf.yaml", tmp_path)
     shutil.copytree(PROTO, tmp_path / "proto")
+    shutil.copytree(ROOT / "third_party", tmp_path / "third_party")
     return tmp_path / "proto" / CASTING_PROTO
 
 

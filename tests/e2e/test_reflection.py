@@ -58,7 +58,7 @@ async def test_reflection_lists_the_service_and_drives_the_flow(server: RunningS
     assert seen["methods"] == {
         "ListStyles", "GenerateSheet", "GetSheet", "SaveActor", "ImportActor", "GetActor", "ListActors",
         "UpdateActor", "DeleteActor", "BranchVariant", "GetVariant", "UpdateVariant", "DeleteVariant",
-        "CastVariant", "ListStoryCast", "ReadImage",
+        "CastVariant", "ListStoryCast", "ReadImage", "CastStory",
     }  # fmt: skip
     assert seen["sheet"]["generation"]["generator"] == "offline"
     assert seen["actor"]["variants"][0]["kind"] == "KIND_BASE"

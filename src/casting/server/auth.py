@@ -174,6 +174,8 @@ _NAMES: dict[str, tuple[tuple[str, Parser, bool], ...]] = {
     "CastVariant": (("variant", _child_project(names.parse_variant), True), ("story", _story_project, False)),
     "ListStoryCast": (("parent", _story_project, True),),
     "ReadImage": (("name", _child_project(names.parse_image), True),),
+    # Each role's actor must be of the story's project: the use-case finds it there or not at all.
+    "CastStory": (("story", _story_project, True),),
 }
 # A new RPC must say which names it carries before the server starts, or nobody could call it.
 if set(SERVICE.methods_by_name) != set(_NAMES):

@@ -22,13 +22,15 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from google.protobuf import duration_pb2 as google_dot_protobuf_dot_duration__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import status_pb2 as google_dot_rpc_dot_status__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61sting/v1/casting.proto\x12\ncasting.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x01\n\x06Traits\x12\"\n\x06gender\x18\x01 \x01(\x0e\x32\x12.casting.v1.Gender\x12\'\n\tage_range\x18\x02 \x01(\x0e\x32\x14.casting.v1.AgeRange\x12\x13\n\x0b\x66\x61\x63\x65_traits\x18\x03 \x01(\t\x12\x13\n\x0bhair_traits\x18\x04 \x01(\t\x12\x0e\n\x06outfit\x18\x05 \x01(\t\x12\x0c\n\x04mood\x18\x06 \x01(\t\x12\x15\n\rcustom_prompt\x18\x07 \x01(\t\"\xbc\x02\n\x0cTraitChanges\x12\'\n\x06gender\x18\x01 \x01(\x0e\x32\x12.casting.v1.GenderH\x00\x88\x01\x01\x12,\n\tage_range\x18\x02 \x01(\x0e\x32\x14.casting.v1.AgeRangeH\x01\x88\x01\x01\x12\x18\n\x0b\x66\x61\x63\x65_traits\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x18\n\x0bhair_traits\x18\x04 \x01(\tH\x03\x88\x01\x01\x12\x13\n\x06outfit\x18\x05 \x01(\tH\x04\x88\x01\x01\x12\x11\n\x04mood\x18\x06 \x01(\tH\x05\x88\x01\x01\x12\x1a\n\rcustom_prompt\x18\x07 \x01(\tH\x06\x88\x01\x01\x42\t\n\x07_genderB\x0c\n\n_age_rangeB\x0e\n\x0c_face_traitsB\x0e\n\x0c_hair_traitsB\t\n\x07_outfitB\x07\n\x05_moodB\x10\n\x0e_custom_prompt\">\n\x05Style\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"k\n\x05Image\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\"\xa4\x01\n\nGeneration\x12\x11\n\tgenerator\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x16\n\x0eprompt_version\x18\x03 \x01(\t\x12\x15\n\rprompt_sha256\x18\x04 \x01(\t\x12\x18\n\x10reference_images\x18\x05 \x03(\t\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa2\x02\n\x05Sheet\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bstory_style\x18\x02 \x01(\t\x12\x13\n\x0bimage_style\x18\x03 \x01(\t\x12\"\n\x06traits\x18\x04 \x01(\x0b\x32\x12.casting.v1.Traits\x12 \n\x05image\x18\x05 \x01(\x0b\x32\x11.casting.v1.Image\x12*\n\ngeneration\x18\x06 \x01(\x0b\x32\x16.casting.v1.Generation\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\t \x01(\t\"\xe9\x02\n\x05\x41\x63tor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\"\n\x06traits\x18\x04 \x01(\x0b\x32\x12.casting.v1.Traits\x12\x1b\n\x13\x64\x65\x66\x61ult_story_style\x18\x05 \x01(\t\x12\x1b\n\x13\x64\x65\x66\x61ult_image_style\x18\x06 \x01(\t\x12\x10\n\x08\x61pproved\x18\x07 \x01(\x08\x12\x17\n\x0f\x64\x65\x66\x61ult_variant\x18\x08 \x01(\t\x12%\n\x08variants\x18\t \x03(\x0b\x32\x13.casting.v1.Variant\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rvariant_count\x18\x0c \x01(\x05\"\xd4\x04\n\x07Variant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12&\n\x04kind\x18\x03 \x01(\x0e\x32\x18.casting.v1.Variant.Kind\x12\r\n\x05story\x18\x04 \x01(\t\x12\x13\n\x0bstory_style\x18\x05 \x01(\t\x12\x13\n\x0bimage_style\x18\x06 \x01(\t\x12\"\n\x06traits\x18\x07 \x01(\x0b\x32\x12.casting.v1.Traits\x12/\n\rtrait_changes\x18\x08 \x01(\x0b\x32\x18.casting.v1.TraitChanges\x12\x16\n\x0eparent_variant\x18\t \x01(\t\x12*\n\x0freference_image\x18\n \x01(\x0b\x32\x11.casting.v1.Image\x12!\n\x06images\x18\x0b \x03(\x0b\x32\x11.casting.v1.Image\x12\x12\n\nis_default\x18\x0c \x01(\x08\x12\x14\n\x0c\x63\x61st_stories\x18\r \x03(\t\x12*\n\ngeneration\x18\x0e \x01(\x0b\x32\x16.casting.v1.Generation\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\r\n\tKIND_BASE\x10\x01\x12\x10\n\x0cKIND_DERIVED\x10\x02\x12\x11\n\rKIND_IMPORTED\x10\x03\"\x13\n\x11ListStylesRequest\"f\n\x12ListStylesResponse\x12\'\n\x0cstory_styles\x18\x01 \x03(\x0b\x32\x11.casting.v1.Style\x12\'\n\x0cimage_styles\x18\x02 \x03(\x0b\x32\x11.casting.v1.Style\"\x88\x01\n\x14GenerateSheetRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0bstory_style\x18\x02 \x01(\t\x12\x13\n\x0bimage_style\x18\x03 \x01(\t\x12\"\n\x06traits\x18\x04 \x01(\x0b\x32\x12.casting.v1.Traits\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\x1f\n\x0fGetSheetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"p\n\x10SaveActorRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\r\n\x05sheet\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xdb\x01\n\x12ImportActorRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x15\n\rimage_content\x18\x02 \x01(\x0c\x12\x11\n\tmime_type\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\"\n\x06traits\x18\x06 \x01(\x0b\x32\x12.casting.v1.Traits\x12\x13\n\x0bstory_style\x18\x07 \x01(\t\x12\x13\n\x0bimage_style\x18\x08 \x01(\t\x12\x12\n\nrequest_id\x18\t \x01(\t\".\n\x0fGetActorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05story\x18\x02 \x01(\t\"Z\n\x11ListActorsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"P\n\x12ListActorsResponse\x12!\n\x06\x61\x63tors\x18\x01 \x03(\x0b\x32\x11.casting.v1.Actor\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"g\n\x12UpdateActorRequest\x12 \n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x11.casting.v1.Actor\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\"\n\x12\x44\x65leteActorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xc0\x01\n\x14\x42ranchVariantRequest\x12\x14\n\x0c\x62\x61se_variant\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0bstory_style\x18\x03 \x01(\t\x12\x13\n\x0bimage_style\x18\x04 \x01(\t\x12/\n\rtrait_changes\x18\x05 \x01(\x0b\x32\x18.casting.v1.TraitChanges\x12\r\n\x05story\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"!\n\x11GetVariantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"m\n\x14UpdateVariantRequest\x12$\n\x07variant\x18\x01 \x01(\x0b\x32\x13.casting.v1.Variant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x14\x44\x65leteVariantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\x12\x43\x61stVariantRequest\x12\x0f\n\x07variant\x18\x01 \x01(\t\x12\r\n\x05story\x18\x02 \x01(\t\"M\n\x14ListStoryCastRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"]\n\nCastMember\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x1a\n\x12\x61\x63tor_display_name\x18\x02 \x01(\t\x12$\n\x07variant\x18\x03 \x01(\x0b\x32\x13.casting.v1.Variant\"V\n\x15ListStoryCastResponse\x12$\n\x04\x63\x61st\x18\x01 \x03(\x0b\x32\x16.casting.v1.CastMember\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x10ReadImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"X\n\x11ReadImageResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03*Z\n\x06Gender\x12\x16\n\x12GENDER_UNSPECIFIED\x10\x00\x12\x11\n\rGENDER_FEMALE\x10\x01\x12\x0f\n\x0bGENDER_MALE\x10\x02\x12\x14\n\x10GENDER_NONBINARY\x10\x03*\x9b\x01\n\x08\x41geRange\x12\x19\n\x15\x41GE_RANGE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41GE_RANGE_CHILD\x10\x01\x12\x12\n\x0e\x41GE_RANGE_TEEN\x10\x02\x12\x19\n\x15\x41GE_RANGE_YOUNG_ADULT\x10\x03\x12\x19\n\x15\x41GE_RANGE_MIDDLE_AGED\x10\x04\x12\x15\n\x11\x41GE_RANGE_ELDERLY\x10\x05\x32\xf4\x08\n\x0e\x43\x61stingService\x12K\n\nListStyles\x12\x1d.casting.v1.ListStylesRequest\x1a\x1e.casting.v1.ListStylesResponse\x12\x44\n\rGenerateSheet\x12 .casting.v1.GenerateSheetRequest\x1a\x11.casting.v1.Sheet\x12:\n\x08GetSheet\x12\x1b.casting.v1.GetSheetRequest\x1a\x11.casting.v1.Sheet\x12<\n\tSaveActor\x12\x1c.casting.v1.SaveActorRequest\x1a\x11.casting.v1.Actor\x12@\n\x0bImportActor\x12\x1e.casting.v1.ImportActorRequest\x1a\x11.casting.v1.Actor\x12:\n\x08GetActor\x12\x1b.casting.v1.GetActorRequest\x1a\x11.casting.v1.Actor\x12K\n\nListActors\x12\x1d.casting.v1.ListActorsRequest\x1a\x1e.casting.v1.ListActorsResponse\x12@\n\x0bUpdateActor\x12\x1e.casting.v1.UpdateActorRequest\x1a\x11.casting.v1.Actor\x12\x45\n\x0b\x44\x65leteActor\x12\x1e.casting.v1.DeleteActorRequest\x1a\x16.google.protobuf.Empty\x12\x46\n\rBranchVariant\x12 .casting.v1.BranchVariantRequest\x1a\x13.casting.v1.Variant\x12@\n\nGetVariant\x12\x1d.casting.v1.GetVariantRequest\x1a\x13.casting.v1.Variant\x12\x46\n\rUpdateVariant\x12 .casting.v1.UpdateVariantRequest\x1a\x13.casting.v1.Variant\x12I\n\rDeleteVariant\x12 .casting.v1.DeleteVariantRequest\x1a\x16.google.protobuf.Empty\x12\x42\n\x0b\x43\x61stVariant\x12\x1e.casting.v1.CastVariantRequest\x1a\x13.casting.v1.Variant\x12T\n\rListStoryCast\x12 .casting.v1.ListStoryCastRequest\x1a!.casting.v1.ListStoryCastResponse\x12J\n\tReadImage\x12\x1c.casting.v1.ReadImageRequest\x1a\x1d.casting.v1.ReadImageResponse0\x01\x42\x43\n\x12webtoon.casting.v1P\x01Z+casting.webtoon/gen/go/casting/v1;castingv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x63\x61sting/v1/casting.proto\x12\ncasting.v1\x1a#google/longrunning/operations.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/rpc/status.proto\"\xb4\x01\n\x06Traits\x12\"\n\x06gender\x18\x01 \x01(\x0e\x32\x12.casting.v1.Gender\x12\'\n\tage_range\x18\x02 \x01(\x0e\x32\x14.casting.v1.AgeRange\x12\x13\n\x0b\x66\x61\x63\x65_traits\x18\x03 \x01(\t\x12\x13\n\x0bhair_traits\x18\x04 \x01(\t\x12\x0e\n\x06outfit\x18\x05 \x01(\t\x12\x0c\n\x04mood\x18\x06 \x01(\t\x12\x15\n\rcustom_prompt\x18\x07 \x01(\t\"\xbc\x02\n\x0cTraitChanges\x12\'\n\x06gender\x18\x01 \x01(\x0e\x32\x12.casting.v1.GenderH\x00\x88\x01\x01\x12,\n\tage_range\x18\x02 \x01(\x0e\x32\x14.casting.v1.AgeRangeH\x01\x88\x01\x01\x12\x18\n\x0b\x66\x61\x63\x65_traits\x18\x03 \x01(\tH\x02\x88\x01\x01\x12\x18\n\x0bhair_traits\x18\x04 \x01(\tH\x03\x88\x01\x01\x12\x13\n\x06outfit\x18\x05 \x01(\tH\x04\x88\x01\x01\x12\x11\n\x04mood\x18\x06 \x01(\tH\x05\x88\x01\x01\x12\x1a\n\rcustom_prompt\x18\x07 \x01(\tH\x06\x88\x01\x01\x42\t\n\x07_genderB\x0c\n\n_age_rangeB\x0e\n\x0c_face_traitsB\x0e\n\x0c_hair_traitsB\t\n\x07_outfitB\x07\n\x05_moodB\x10\n\x0e_custom_prompt\">\n\x05Style\x12\n\n\x02id\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\"k\n\x05Image\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\x05\x12\x0e\n\x06height\x18\x04 \x01(\x05\x12\x12\n\nsize_bytes\x18\x05 \x01(\x03\x12\x0e\n\x06sha256\x18\x06 \x01(\t\"\xa4\x01\n\nGeneration\x12\x11\n\tgenerator\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x16\n\x0eprompt_version\x18\x03 \x01(\t\x12\x15\n\rprompt_sha256\x18\x04 \x01(\t\x12\x18\n\x10reference_images\x18\x05 \x03(\t\x12+\n\x08\x64uration\x18\x06 \x01(\x0b\x32\x19.google.protobuf.Duration\"\xa2\x02\n\x05Sheet\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0bstory_style\x18\x02 \x01(\t\x12\x13\n\x0bimage_style\x18\x03 \x01(\t\x12\"\n\x06traits\x18\x04 \x01(\x0b\x32\x12.casting.v1.Traits\x12 \n\x05image\x18\x05 \x01(\x0b\x32\x11.casting.v1.Image\x12*\n\ngeneration\x18\x06 \x01(\x0b\x32\x16.casting.v1.Generation\x12/\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x65xpire_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x61\x63tor\x18\t \x01(\t\"\xe9\x02\n\x05\x41\x63tor\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\"\n\x06traits\x18\x04 \x01(\x0b\x32\x12.casting.v1.Traits\x12\x1b\n\x13\x64\x65\x66\x61ult_story_style\x18\x05 \x01(\t\x12\x1b\n\x13\x64\x65\x66\x61ult_image_style\x18\x06 \x01(\t\x12\x10\n\x08\x61pproved\x18\x07 \x01(\x08\x12\x17\n\x0f\x64\x65\x66\x61ult_variant\x18\x08 \x01(\t\x12%\n\x08variants\x18\t \x03(\x0b\x32\x13.casting.v1.Variant\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x15\n\rvariant_count\x18\x0c \x01(\x05\"\xd4\x04\n\x07Variant\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12&\n\x04kind\x18\x03 \x01(\x0e\x32\x18.casting.v1.Variant.Kind\x12\r\n\x05story\x18\x04 \x01(\t\x12\x13\n\x0bstory_style\x18\x05 \x01(\t\x12\x13\n\x0bimage_style\x18\x06 \x01(\t\x12\"\n\x06traits\x18\x07 \x01(\x0b\x32\x12.casting.v1.Traits\x12/\n\rtrait_changes\x18\x08 \x01(\x0b\x32\x18.casting.v1.TraitChanges\x12\x16\n\x0eparent_variant\x18\t \x01(\t\x12*\n\x0freference_image\x18\n \x01(\x0b\x32\x11.casting.v1.Image\x12!\n\x06images\x18\x0b \x03(\x0b\x32\x11.casting.v1.Image\x12\x12\n\nis_default\x18\x0c \x01(\x08\x12\x14\n\x0c\x63\x61st_stories\x18\r \x03(\t\x12*\n\ngeneration\x18\x0e \x01(\x0b\x32\x16.casting.v1.Generation\x12/\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x04Kind\x12\x14\n\x10KIND_UNSPECIFIED\x10\x00\x12\r\n\tKIND_BASE\x10\x01\x12\x10\n\x0cKIND_DERIVED\x10\x02\x12\x11\n\rKIND_IMPORTED\x10\x03\"\x13\n\x11ListStylesRequest\"f\n\x12ListStylesResponse\x12\'\n\x0cstory_styles\x18\x01 \x03(\x0b\x32\x11.casting.v1.Style\x12\'\n\x0cimage_styles\x18\x02 \x03(\x0b\x32\x11.casting.v1.Style\"\x88\x01\n\x14GenerateSheetRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x13\n\x0bstory_style\x18\x02 \x01(\t\x12\x13\n\x0bimage_style\x18\x03 \x01(\t\x12\"\n\x06traits\x18\x04 \x01(\x0b\x32\x12.casting.v1.Traits\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\x1f\n\x0fGetSheetRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"p\n\x10SaveActorRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\r\n\x05sheet\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x04 \x01(\t\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"\xdb\x01\n\x12ImportActorRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x15\n\rimage_content\x18\x02 \x01(\x0c\x12\x11\n\tmime_type\x18\x03 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x04 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x05 \x01(\t\x12\"\n\x06traits\x18\x06 \x01(\x0b\x32\x12.casting.v1.Traits\x12\x13\n\x0bstory_style\x18\x07 \x01(\t\x12\x13\n\x0bimage_style\x18\x08 \x01(\t\x12\x12\n\nrequest_id\x18\t \x01(\t\".\n\x0fGetActorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05story\x18\x02 \x01(\t\"Z\n\x11ListActorsRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x04 \x01(\t\"P\n\x12ListActorsResponse\x12!\n\x06\x61\x63tors\x18\x01 \x03(\x0b\x32\x11.casting.v1.Actor\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"g\n\x12UpdateActorRequest\x12 \n\x05\x61\x63tor\x18\x01 \x01(\x0b\x32\x11.casting.v1.Actor\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"\"\n\x12\x44\x65leteActorRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xc0\x01\n\x14\x42ranchVariantRequest\x12\x14\n\x0c\x62\x61se_variant\x18\x01 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x02 \x01(\t\x12\x13\n\x0bstory_style\x18\x03 \x01(\t\x12\x13\n\x0bimage_style\x18\x04 \x01(\t\x12/\n\rtrait_changes\x18\x05 \x01(\x0b\x32\x18.casting.v1.TraitChanges\x12\r\n\x05story\x18\x06 \x01(\t\x12\x12\n\nrequest_id\x18\x07 \x01(\t\"!\n\x11GetVariantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"m\n\x14UpdateVariantRequest\x12$\n\x07variant\x18\x01 \x01(\x0b\x32\x13.casting.v1.Variant\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"$\n\x14\x44\x65leteVariantRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"4\n\x12\x43\x61stVariantRequest\x12\x0f\n\x07variant\x18\x01 \x01(\t\x12\r\n\x05story\x18\x02 \x01(\t\"M\n\x14ListStoryCastRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"k\n\nCastMember\x12\r\n\x05\x61\x63tor\x18\x01 \x01(\t\x12\x1a\n\x12\x61\x63tor_display_name\x18\x02 \x01(\t\x12$\n\x07variant\x18\x03 \x01(\x0b\x32\x13.casting.v1.Variant\x12\x0c\n\x04role\x18\x04 \x01(\t\"V\n\x15ListStoryCastResponse\x12$\n\x04\x63\x61st\x18\x01 \x03(\x0b\x32\x16.casting.v1.CastMember\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\" \n\x10ReadImageRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"X\n\x11ReadImageResponse\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x11\n\tmime_type\x18\x02 \x01(\t\x12\x0e\n\x06sha256\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\"]\n\x10\x43\x61stStoryRequest\x12\r\n\x05story\x18\x01 \x01(\t\x12&\n\x05roles\x18\x02 \x03(\x0b\x32\x17.casting.v1.CastingCall\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\xcd\x01\n\x0b\x43\x61stingCall\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\x0f\n\x05\x61\x63tor\x18\x02 \x01(\tH\x00\x12$\n\x06traits\x18\x03 \x01(\x0b\x32\x12.casting.v1.TraitsH\x00\x12\x13\n\x0bstory_style\x18\x04 \x01(\t\x12\x13\n\x0bimage_style\x18\x05 \x01(\t\x12/\n\rtrait_changes\x18\x06 \x01(\x0b\x32\x18.casting.v1.TraitChanges\x12\x17\n\x0f\x63\x61ndidate_count\x18\x07 \x01(\x05\x42\x05\n\x03who\"9\n\x11\x43\x61stStoryResponse\x12$\n\x04\x63\x61st\x18\x01 \x03(\x0b\x32\x16.casting.v1.CastMember\">\n\nFailedRole\x12\x0c\n\x04role\x18\x01 \x01(\t\x12\"\n\x06status\x18\x02 \x01(\x0b\x32\x12.google.rpc.Status\"\xd5\x01\n\x11\x43\x61stStoryMetadata\x12\r\n\x05story\x18\x01 \x01(\t\x12\x13\n\x0broles_total\x18\x02 \x01(\x05\x12\x12\n\nroles_done\x18\x03 \x01(\x05\x12&\n\x06\x66\x61iled\x18\x04 \x03(\x0b\x32\x16.casting.v1.FailedRole\x12/\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*Z\n\x06Gender\x12\x16\n\x12GENDER_UNSPECIFIED\x10\x00\x12\x11\n\rGENDER_FEMALE\x10\x01\x12\x0f\n\x0bGENDER_MALE\x10\x02\x12\x14\n\x10GENDER_NONBINARY\x10\x03*\x9b\x01\n\x08\x41geRange\x12\x19\n\x15\x41GE_RANGE_UNSPECIFIED\x10\x00\x12\x13\n\x0f\x41GE_RANGE_CHILD\x10\x01\x12\x12\n\x0e\x41GE_RANGE_TEEN\x10\x02\x12\x19\n\x15\x41GE_RANGE_YOUNG_ADULT\x10\x03\x12\x19\n\x15\x41GE_RANGE_MIDDLE_AGED\x10\x04\x12\x15\n\x11\x41GE_RANGE_ELDERLY\x10\x05\x32\xe9\t\n\x0e\x43\x61stingService\x12K\n\nListStyles\x12\x1d.casting.v1.ListStylesRequest\x1a\x1e.casting.v1.ListStylesResponse\x12\x44\n\rGenerateSheet\x12 .casting.v1.GenerateSheetRequest\x1a\x11.casting.v1.Sheet\x12:\n\x08GetSheet\x12\x1b.casting.v1.GetSheetRequest\x1a\x11.casting.v1.Sheet\x12<\n\tSaveActor\x12\x1c.casting.v1.SaveActorRequest\x1a\x11.casting.v1.Actor\x12@\n\x0bImportActor\x12\x1e.casting.v1.ImportActorRequest\x1a\x11.casting.v1.Actor\x12:\n\x08GetActor\x12\x1b.casting.v1.GetActorRequest\x1a\x11.casting.v1.Actor\x12K\n\nListActors\x12\x1d.casting.v1.ListActorsRequest\x1a\x1e.casting.v1.ListActorsResponse\x12@\n\x0bUpdateActor\x12\x1e.casting.v1.UpdateActorRequest\x1a\x11.casting.v1.Actor\x12\x45\n\x0b\x44\x65leteActor\x12\x1e.casting.v1.DeleteActorRequest\x1a\x16.google.protobuf.Empty\x12\x46\n\rBranchVariant\x12 .casting.v1.BranchVariantRequest\x1a\x13.casting.v1.Variant\x12@\n\nGetVariant\x12\x1d.casting.v1.GetVariantRequest\x1a\x13.casting.v1.Variant\x12\x46\n\rUpdateVariant\x12 .casting.v1.UpdateVariantRequest\x1a\x13.casting.v1.Variant\x12I\n\rDeleteVariant\x12 .casting.v1.DeleteVariantRequest\x1a\x16.google.protobuf.Empty\x12\x42\n\x0b\x43\x61stVariant\x12\x1e.casting.v1.CastVariantRequest\x1a\x13.casting.v1.Variant\x12T\n\rListStoryCast\x12 .casting.v1.ListStoryCastRequest\x1a!.casting.v1.ListStoryCastResponse\x12J\n\tReadImage\x12\x1c.casting.v1.ReadImageRequest\x1a\x1d.casting.v1.ReadImageResponse0\x01\x12s\n\tCastStory\x12\x1c.casting.v1.CastStoryRequest\x1a\x1d.google.longrunning.Operation\")\xca\x41&\n\x11\x43\x61stStoryResponse\x12\x11\x43\x61stStoryMetadataBC\n\x12webtoon.casting.v1P\x01Z+casting.webtoon/gen/go/casting/v1;castingv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,70 +38,82 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'casting.v1.casting_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\022webtoon.casting.v1P\001Z+casting.webtoon/gen/go/casting/v1;castingv1'
-  _globals['_GENDER']._serialized_start=4081
-  _globals['_GENDER']._serialized_end=4171
-  _globals['_AGERANGE']._serialized_start=4174
-  _globals['_AGERANGE']._serialized_end=4329
-  _globals['_TRAITS']._serialized_start=169
-  _globals['_TRAITS']._serialized_end=349
-  _globals['_TRAITCHANGES']._serialized_start=352
-  _globals['_TRAITCHANGES']._serialized_end=668
-  _globals['_STYLE']._serialized_start=670
-  _globals['_STYLE']._serialized_end=732
-  _globals['_IMAGE']._serialized_start=734
-  _globals['_IMAGE']._serialized_end=841
-  _globals['_GENERATION']._serialized_start=844
-  _globals['_GENERATION']._serialized_end=1008
-  _globals['_SHEET']._serialized_start=1011
-  _globals['_SHEET']._serialized_end=1301
-  _globals['_ACTOR']._serialized_start=1304
-  _globals['_ACTOR']._serialized_end=1665
-  _globals['_VARIANT']._serialized_start=1668
-  _globals['_VARIANT']._serialized_end=2264
-  _globals['_VARIANT_KIND']._serialized_start=2184
-  _globals['_VARIANT_KIND']._serialized_end=2264
-  _globals['_LISTSTYLESREQUEST']._serialized_start=2266
-  _globals['_LISTSTYLESREQUEST']._serialized_end=2285
-  _globals['_LISTSTYLESRESPONSE']._serialized_start=2287
-  _globals['_LISTSTYLESRESPONSE']._serialized_end=2389
-  _globals['_GENERATESHEETREQUEST']._serialized_start=2392
-  _globals['_GENERATESHEETREQUEST']._serialized_end=2528
-  _globals['_GETSHEETREQUEST']._serialized_start=2530
-  _globals['_GETSHEETREQUEST']._serialized_end=2561
-  _globals['_SAVEACTORREQUEST']._serialized_start=2563
-  _globals['_SAVEACTORREQUEST']._serialized_end=2675
-  _globals['_IMPORTACTORREQUEST']._serialized_start=2678
-  _globals['_IMPORTACTORREQUEST']._serialized_end=2897
-  _globals['_GETACTORREQUEST']._serialized_start=2899
-  _globals['_GETACTORREQUEST']._serialized_end=2945
-  _globals['_LISTACTORSREQUEST']._serialized_start=2947
-  _globals['_LISTACTORSREQUEST']._serialized_end=3037
-  _globals['_LISTACTORSRESPONSE']._serialized_start=3039
-  _globals['_LISTACTORSRESPONSE']._serialized_end=3119
-  _globals['_UPDATEACTORREQUEST']._serialized_start=3121
-  _globals['_UPDATEACTORREQUEST']._serialized_end=3224
-  _globals['_DELETEACTORREQUEST']._serialized_start=3226
-  _globals['_DELETEACTORREQUEST']._serialized_end=3260
-  _globals['_BRANCHVARIANTREQUEST']._serialized_start=3263
-  _globals['_BRANCHVARIANTREQUEST']._serialized_end=3455
-  _globals['_GETVARIANTREQUEST']._serialized_start=3457
-  _globals['_GETVARIANTREQUEST']._serialized_end=3490
-  _globals['_UPDATEVARIANTREQUEST']._serialized_start=3492
-  _globals['_UPDATEVARIANTREQUEST']._serialized_end=3601
-  _globals['_DELETEVARIANTREQUEST']._serialized_start=3603
-  _globals['_DELETEVARIANTREQUEST']._serialized_end=3639
-  _globals['_CASTVARIANTREQUEST']._serialized_start=3641
-  _globals['_CASTVARIANTREQUEST']._serialized_end=3693
-  _globals['_LISTSTORYCASTREQUEST']._serialized_start=3695
-  _globals['_LISTSTORYCASTREQUEST']._serialized_end=3772
-  _globals['_CASTMEMBER']._serialized_start=3774
-  _globals['_CASTMEMBER']._serialized_end=3867
-  _globals['_LISTSTORYCASTRESPONSE']._serialized_start=3869
-  _globals['_LISTSTORYCASTRESPONSE']._serialized_end=3955
-  _globals['_READIMAGEREQUEST']._serialized_start=3957
-  _globals['_READIMAGEREQUEST']._serialized_end=3989
-  _globals['_READIMAGERESPONSE']._serialized_start=3991
-  _globals['_READIMAGERESPONSE']._serialized_end=4079
-  _globals['_CASTINGSERVICE']._serialized_start=4332
-  _globals['_CASTINGSERVICE']._serialized_end=5472
+  _globals['_CASTINGSERVICE'].methods_by_name['CastStory']._loaded_options = None
+  _globals['_CASTINGSERVICE'].methods_by_name['CastStory']._serialized_options = b'\312A&\n\021CastStoryResponse\022\021CastStoryMetadata'
+  _globals['_GENDER']._serialized_start=4799
+  _globals['_GENDER']._serialized_end=4889
+  _globals['_AGERANGE']._serialized_start=4892
+  _globals['_AGERANGE']._serialized_end=5047
+  _globals['_TRAITS']._serialized_start=231
+  _globals['_TRAITS']._serialized_end=411
+  _globals['_TRAITCHANGES']._serialized_start=414
+  _globals['_TRAITCHANGES']._serialized_end=730
+  _globals['_STYLE']._serialized_start=732
+  _globals['_STYLE']._serialized_end=794
+  _globals['_IMAGE']._serialized_start=796
+  _globals['_IMAGE']._serialized_end=903
+  _globals['_GENERATION']._serialized_start=906
+  _globals['_GENERATION']._serialized_end=1070
+  _globals['_SHEET']._serialized_start=1073
+  _globals['_SHEET']._serialized_end=1363
+  _globals['_ACTOR']._serialized_start=1366
+  _globals['_ACTOR']._serialized_end=1727
+  _globals['_VARIANT']._serialized_start=1730
+  _globals['_VARIANT']._serialized_end=2326
+  _globals['_VARIANT_KIND']._serialized_start=2246
+  _globals['_VARIANT_KIND']._serialized_end=2326
+  _globals['_LISTSTYLESREQUEST']._serialized_start=2328
+  _globals['_LISTSTYLESREQUEST']._serialized_end=2347
+  _globals['_LISTSTYLESRESPONSE']._serialized_start=2349
+  _globals['_LISTSTYLESRESPONSE']._serialized_end=2451
+  _globals['_GENERATESHEETREQUEST']._serialized_start=2454
+  _globals['_GENERATESHEETREQUEST']._serialized_end=2590
+  _globals['_GETSHEETREQUEST']._serialized_start=2592
+  _globals['_GETSHEETREQUEST']._serialized_end=2623
+  _globals['_SAVEACTORREQUEST']._serialized_start=2625
+  _globals['_SAVEACTORREQUEST']._serialized_end=2737
+  _globals['_IMPORTACTORREQUEST']._serialized_start=2740
+  _globals['_IMPORTACTORREQUEST']._serialized_end=2959
+  _globals['_GETACTORREQUEST']._serialized_start=2961
+  _globals['_GETACTORREQUEST']._serialized_end=3007
+  _globals['_LISTACTORSREQUEST']._serialized_start=3009
+  _globals['_LISTACTORSREQUEST']._serialized_end=3099
+  _globals['_LISTACTORSRESPONSE']._serialized_start=3101
+  _globals['_LISTACTORSRESPONSE']._serialized_end=3181
+  _globals['_UPDATEACTORREQUEST']._serialized_start=3183
+  _globals['_UPDATEACTORREQUEST']._serialized_end=3286
+  _globals['_DELETEACTORREQUEST']._serialized_start=3288
+  _globals['_DELETEACTORREQUEST']._serialized_end=3322
+  _globals['_BRANCHVARIANTREQUEST']._serialized_start=3325
+  _globals['_BRANCHVARIANTREQUEST']._serialized_end=3517
+  _globals['_GETVARIANTREQUEST']._serialized_start=3519
+  _globals['_GETVARIANTREQUEST']._serialized_end=3552
+  _globals['_UPDATEVARIANTREQUEST']._serialized_start=3554
+  _globals['_UPDATEVARIANTREQUEST']._serialized_end=3663
+  _globals['_DELETEVARIANTREQUEST']._serialized_start=3665
+  _globals['_DELETEVARIANTREQUEST']._serialized_end=3701
+  _globals['_CASTVARIANTREQUEST']._serialized_start=3703
+  _globals['_CASTVARIANTREQUEST']._serialized_end=3755
+  _globals['_LISTSTORYCASTREQUEST']._serialized_start=3757
+  _globals['_LISTSTORYCASTREQUEST']._serialized_end=3834
+  _globals['_CASTMEMBER']._serialized_start=3836
+  _globals['_CASTMEMBER']._serialized_end=3943
+  _globals['_LISTSTORYCASTRESPONSE']._serialized_start=3945
+  _globals['_LISTSTORYCASTRESPONSE']._serialized_end=4031
+  _globals['_READIMAGEREQUEST']._serialized_start=4033
+  _globals['_READIMAGEREQUEST']._serialized_end=4065
+  _globals['_READIMAGERESPONSE']._serialized_start=4067
+  _globals['_READIMAGERESPONSE']._serialized_end=4155
+  _globals['_CASTSTORYREQUEST']._serialized_start=4157
+  _globals['_CASTSTORYREQUEST']._serialized_end=4250
+  _globals['_CASTINGCALL']._serialized_start=4253
+  _globals['_CASTINGCALL']._serialized_end=4458
+  _globals['_CASTSTORYRESPONSE']._serialized_start=4460
+  _globals['_CASTSTORYRESPONSE']._serialized_end=4517
+  _globals['_FAILEDROLE']._serialized_start=4519
+  _globals['_FAILEDROLE']._serialized_end=4581
+  _globals['_CASTSTORYMETADATA']._serialized_start=4584
+  _globals['_CASTSTORYMETADATA']._serialized_end=4797
+  _globals['_CASTINGSERVICE']._serialized_start=5050
+  _globals['_CASTINGSERVICE']._serialized_end=6307
 # @@protoc_insertion_point(module_scope)

@@ -24,6 +24,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.rpc import status_pb2 as _status_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -1048,9 +1049,12 @@ class CastMember(_message.Message):
     ACTOR_FIELD_NUMBER: _builtins.int
     ACTOR_DISPLAY_NAME_FIELD_NUMBER: _builtins.int
     VARIANT_FIELD_NUMBER: _builtins.int
+    ROLE_FIELD_NUMBER: _builtins.int
     actor: _builtins.str
     """projects/{project}/actors/{actor}"""
     actor_display_name: _builtins.str
+    role: _builtins.str
+    """The story's name for the character (set in CastStoryResponse)."""
     @_builtins.property
     def variant(self) -> Global___Variant: ...
     def __init__(
@@ -1059,10 +1063,11 @@ class CastMember(_message.Message):
         actor: _builtins.str = ...,
         actor_display_name: _builtins.str = ...,
         variant: Global___Variant | None = ...,
+        role: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["variant", b"variant"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "actor_display_name", b"actor_display_name", "variant", b"variant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "actor_display_name", b"actor_display_name", "role", b"role", "variant", b"variant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1144,3 +1149,176 @@ class ReadImageResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReadImageResponse: _TypeAlias = ReadImageResponse  # noqa: Y015
+
+@_typing.final
+class CastStoryRequest(_message.Message):
+    """Request for CastStory."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORY_FIELD_NUMBER: _builtins.int
+    ROLES_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    story: _builtins.str
+    """projects/{project}/stories/{story}"""
+    request_id: _builtins.str
+    """Optional idempotency key (a UUID): a retry answers the operation the first call started."""
+    @_builtins.property
+    def roles(self) -> _containers.RepeatedCompositeFieldContainer[Global___CastingCall]:
+        """The story's characters, 1 to 50, each role named once."""
+
+    def __init__(
+        self,
+        *,
+        story: _builtins.str = ...,
+        roles: _abc.Iterable[Global___CastingCall] | None = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id", "roles", b"roles", "story", b"story"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CastStoryRequest: _TypeAlias = CastStoryRequest  # noqa: Y015
+
+@_typing.final
+class CastingCall(_message.Message):
+    """One character a story needs: a library actor to reuse, or traits to draw a new one from."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    TRAITS_FIELD_NUMBER: _builtins.int
+    STORY_STYLE_FIELD_NUMBER: _builtins.int
+    IMAGE_STYLE_FIELD_NUMBER: _builtins.int
+    TRAIT_CHANGES_FIELD_NUMBER: _builtins.int
+    CANDIDATE_COUNT_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    """The story's name for the character, 1 to 128 characters."""
+    actor: _builtins.str
+    """Reuse: projects/{project}/actors/{actor} (same project as the story)."""
+    story_style: _builtins.str
+    """Optional; for a new actor the defaults, for a reused one the look's (its base look's when empty)."""
+    image_style: _builtins.str
+    candidate_count: _builtins.int
+    """For a new actor: how many candidates to draw (1-4, default 1); the best is kept."""
+    @_builtins.property
+    def traits(self) -> Global___Traits:
+        """Draw a new actor from these traits."""
+
+    @_builtins.property
+    def trait_changes(self) -> Global___TraitChanges:
+        """For a reused actor: what differs in this story; the look is branched, scoped to the story.
+        Empty: the actor's default look is cast.
+        """
+
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        traits: Global___Traits | None = ...,
+        story_style: _builtins.str = ...,
+        image_style: _builtins.str = ...,
+        trait_changes: Global___TraitChanges | None = ...,
+        candidate_count: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "trait_changes", b"trait_changes", "traits", b"traits", "who", b"who"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "candidate_count", b"candidate_count", "image_style", b"image_style", "role", b"role", "story_style", b"story_style", "trait_changes", b"trait_changes", "traits", b"traits", "who", b"who"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType_who: _TypeAlias = _typing.Literal["actor", "traits"]  # noqa: Y015
+    _WhichOneofArgType_who: _TypeAlias = _typing.Literal["who", b"who"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType_who) -> _WhichOneofReturnType_who | None: ...
+
+Global___CastingCall: _TypeAlias = CastingCall  # noqa: Y015
+
+@_typing.final
+class CastStoryResponse(_message.Message):
+    """The result of a CastStory operation: the story's cast, one member per role that succeeded."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CAST_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def cast(self) -> _containers.RepeatedCompositeFieldContainer[Global___CastMember]: ...
+    def __init__(
+        self,
+        *,
+        cast: _abc.Iterable[Global___CastMember] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cast", b"cast"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CastStoryResponse: _TypeAlias = CastStoryResponse  # noqa: Y015
+
+@_typing.final
+class FailedRole(_message.Message):
+    """A role that could not be cast, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROLE_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    role: _builtins.str
+    @_builtins.property
+    def status(self) -> _status_pb2.Status: ...
+    def __init__(
+        self,
+        *,
+        role: _builtins.str = ...,
+        status: _status_pb2.Status | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["status", b"status"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["role", b"role", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FailedRole: _TypeAlias = FailedRole  # noqa: Y015
+
+@_typing.final
+class CastStoryMetadata(_message.Message):
+    """Progress of a CastStory operation."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORY_FIELD_NUMBER: _builtins.int
+    ROLES_TOTAL_FIELD_NUMBER: _builtins.int
+    ROLES_DONE_FIELD_NUMBER: _builtins.int
+    FAILED_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    story: _builtins.str
+    """projects/{project}/stories/{story}"""
+    roles_total: _builtins.int
+    roles_done: _builtins.int
+    """Roles finished, cast or failed."""
+    @_builtins.property
+    def failed(self) -> _containers.RepeatedCompositeFieldContainer[Global___FailedRole]: ...
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        story: _builtins.str = ...,
+        roles_total: _builtins.int = ...,
+        roles_done: _builtins.int = ...,
+        failed: _abc.Iterable[Global___FailedRole] | None = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        update_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "failed", b"failed", "roles_done", b"roles_done", "roles_total", b"roles_total", "story", b"story", "update_time", b"update_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CastStoryMetadata: _TypeAlias = CastStoryMetadata  # noqa: Y015

@@ -4,6 +4,7 @@ import grpc
 import warnings
 
 from casting.v1 import casting_pb2 as casting_dot_v1_dot_casting__pb2
+from google.longrunning import operations_pb2 as google_dot_longrunning_dot_operations__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -115,6 +116,11 @@ class CastingServiceStub:
                 '/casting.v1.CastingService/ReadImage',
                 request_serializer=casting_dot_v1_dot_casting__pb2.ReadImageRequest.SerializeToString,
                 response_deserializer=casting_dot_v1_dot_casting__pb2.ReadImageResponse.FromString,
+                _registered_method=True)
+        self.CastStory = channel.unary_unary(
+                '/casting.v1.CastingService/CastStory',
+                request_serializer=casting_dot_v1_dot_casting__pb2.CastStoryRequest.SerializeToString,
+                response_deserializer=google_dot_longrunning_dot_operations__pb2.Operation.FromString,
                 _registered_method=True)
 
 
@@ -235,6 +241,17 @@ class CastingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CastStory(self, request, context):
+        """Casts a whole story in one call, as a long-running operation
+        (projects/{project}/operations/{operation}, served by google.longrunning.Operations): each
+        role reuses a library actor (with a story-scoped look when changes are asked) or draws a new
+        one, saves it and casts its look in the story. A role that fails is named in the metadata;
+        the others still complete. Cancelling stops the roles not yet done; done roles stay cast.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CastingServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -317,6 +334,11 @@ def add_CastingServiceServicer_to_server(servicer, server):
                     servicer.ReadImage,
                     request_deserializer=casting_dot_v1_dot_casting__pb2.ReadImageRequest.FromString,
                     response_serializer=casting_dot_v1_dot_casting__pb2.ReadImageResponse.SerializeToString,
+            ),
+            'CastStory': grpc.unary_unary_rpc_method_handler(
+                    servicer.CastStory,
+                    request_deserializer=casting_dot_v1_dot_casting__pb2.CastStoryRequest.FromString,
+                    response_serializer=google_dot_longrunning_dot_operations__pb2.Operation.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -752,6 +774,33 @@ class CastingService:
             '/casting.v1.CastingService/ReadImage',
             casting_dot_v1_dot_casting__pb2.ReadImageRequest.SerializeToString,
             casting_dot_v1_dot_casting__pb2.ReadImageResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CastStory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/casting.v1.CastingService/CastStory',
+            casting_dot_v1_dot_casting__pb2.CastStoryRequest.SerializeToString,
+            google_dot_longrunning_dot_operations__pb2.Operation.FromString,
             options,
             channel_credentials,
             insecure,

@@ -18,6 +18,7 @@ image ids are UUIDs made by the server. Errors carry google.rpc.ErrorInfo with t
 
 from casting.v1 import casting_pb2 as _casting_pb2
 from collections import abc as _abc
+from google.longrunning import operations_pb2 as _operations_pb2
 from google.protobuf import empty_pb2 as _empty_pb2
 from grpc import aio as _aio
 import abc as _abc_1
@@ -81,6 +82,13 @@ class CastingServiceStub:
     """Lists the active look of each actor cast in a story."""
     ReadImage: _grpc.UnaryStreamMultiCallable[_casting_pb2.ReadImageRequest, _casting_pb2.ReadImageResponse]
     """Streams an image's bytes in chunks of at most 1 MiB."""
+    CastStory: _grpc.UnaryUnaryMultiCallable[_casting_pb2.CastStoryRequest, _operations_pb2.Operation]
+    """Casts a whole story in one call, as a long-running operation
+    (projects/{project}/operations/{operation}, served by google.longrunning.Operations): each
+    role reuses a library actor (with a story-scoped look when changes are asked) or draws a new
+    one, saves it and casts its look in the story. A role that fails is named in the metadata;
+    the others still complete. Cancelling stops the roles not yet done; done roles stay cast.
+    """
 
 @_typing.type_check_only
 class CastingServiceAsyncStub(CastingServiceStub):
@@ -121,6 +129,13 @@ class CastingServiceAsyncStub(CastingServiceStub):
     """Lists the active look of each actor cast in a story."""
     ReadImage: _aio.UnaryStreamMultiCallable[_casting_pb2.ReadImageRequest, _casting_pb2.ReadImageResponse]  # type: ignore[assignment]
     """Streams an image's bytes in chunks of at most 1 MiB."""
+    CastStory: _aio.UnaryUnaryMultiCallable[_casting_pb2.CastStoryRequest, _operations_pb2.Operation]  # type: ignore[assignment]
+    """Casts a whole story in one call, as a long-running operation
+    (projects/{project}/operations/{operation}, served by google.longrunning.Operations): each
+    role reuses a library actor (with a story-scoped look when changes are asked) or draws a new
+    one, saves it and casts its look in the story. A role that fails is named in the metadata;
+    the others still complete. Cancelling stops the roles not yet done; done roles stay cast.
+    """
 
 class CastingServiceServicer(metaclass=_abc_1.ABCMeta):
     """Makes profile sheets, keeps actors and their looks, and casts looks into stories."""
@@ -254,5 +269,18 @@ class CastingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_casting_pb2.ReadImageResponse], _abc.AsyncIterator[_casting_pb2.ReadImageResponse]]:
         """Streams an image's bytes in chunks of at most 1 MiB."""
+
+    @_abc_1.abstractmethod
+    def CastStory(
+        self,
+        request: _casting_pb2.CastStoryRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operations_pb2.Operation, _abc.Awaitable[_operations_pb2.Operation]]:
+        """Casts a whole story in one call, as a long-running operation
+        (projects/{project}/operations/{operation}, served by google.longrunning.Operations): each
+        role reuses a library actor (with a story-scoped look when changes are asked) or draws a new
+        one, saves it and casts its look in the story. A role that fails is named in the metadata;
+        the others still complete. Cancelling stops the roles not yet done; done roles stay cast.
+        """
 
 def add_CastingServiceServicer_to_server(servicer: CastingServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
