@@ -3,6 +3,7 @@ against the real server with certificates made here."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import hashlib
 import ipaddress
@@ -22,11 +23,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from casting.server.container import Container
-from casting.server.main import RunningServer, running
+from casting.server.main import SERVICE_NAME, RunningServer, running
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.rich_errors import details_of
 from tests.e2e.test_flow import P
+from tests.e2e.test_process import free_port
 
 # Authentication does not depend on the database: one backend is enough.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -150,6 +152,35 @@ async def test_mutual_tls_refuses_clients_without_a_trusted_certificate(
                 with pytest.raises(grpc.aio.AioRpcError) as refused:
                     await list_styles(channel, timeout=5)
                 assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_with_mutual_tls_the_health_port_answers_probes_in_plaintext_and_nothing_else(
+    container, pki: Pki, tmp_path: Path
+) -> None:
+    mtls = {
+        "tls_cert_file": write(tmp_path, "server.pem", pki.server.cert),
+        "tls_key_file": write(tmp_path, "server.key", pki.server.key),
+        "tls_client_ca_file": write(tmp_path, "ca.pem", pki.ca.cert),
+        "health_port": free_port(),
+    }
+    async with (
+        serving(container, **mtls) as live,
+        grpc.aio.insecure_channel(f"127.0.0.1:{live.health_port}") as probe,
+    ):
+        health = health_pb2_grpc.HealthStub(probe)
+        checked = await health.Check(health_pb2.HealthCheckRequest(service=SERVICE_NAME), timeout=5)
+        assert checked.status == health_pb2.HealthCheckResponse.SERVING
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await list_styles(probe, timeout=5)
+        assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
+
+        watch = health.Watch(health_pb2.HealthCheckRequest())
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.SERVING
+        stopping = asyncio.create_task(live.stop(5))
+        # A stopping replica fails its probes while it drains.
+        assert (await watch.read()).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        watch.cancel()
+        await stopping
 
 
 def token_file(path: Path, *grants: tuple[str, list[str]]) -> None:

@@ -35,12 +35,16 @@ class RunningServer:
     health: health.aio.HealthServicer
     port: int
     console_port: int | None = None  # the Casting console's; None when it is off
+    probes: grpc.aio.Server | None = None  # health alone in plaintext (CASTING_HEALTH_PORT)
+    health_port: int | None = None
 
     async def stop(self, grace_seconds: float) -> None:
         """Flips health to NOT_SERVING so balancers stop sending calls, then lets in-flight
-        calls finish within the grace period."""
+        calls finish within the grace period. Probes see NOT_SERVING until the end."""
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace_seconds)
+        if self.probes is not None:
+            await self.probes.stop(None)
 
 
 @asynccontextmanager
@@ -80,10 +84,15 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
         else:
             port = server.add_secure_port(address, credentials)
         await server.start()
+        live = RunningServer(server, health_servicer, port)
+        if settings.health_port:
+            live.probes = grpc.aio.server()
+            health_pb2_grpc.add_HealthServicer_to_server(health_servicer, live.probes)
+            live.health_port = live.probes.add_insecure_port(f"{settings.host}:{settings.health_port}")
+            await live.probes.start()
         for service in ("", SERVICE_NAME):
             await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info("casting serving on port %d with the %s generator", port, settings.chosen_generator)
-        live = RunningServer(server, health_servicer, port)
         # Garbage collection in the background; an interval of 0 leaves it to `casting collect`.
         collecting = (
             asyncio.create_task(container.collect_garbage().every(container.collect_interval()))

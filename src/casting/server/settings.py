@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     actor_cache_seconds: float = 1.0
     grace_period_seconds: float = 30.0
     metrics_port: int = 0
+    # A plaintext port that serves only gRPC health, for probes that cannot speak TLS (Kubernetes'
+    # grpc probes); it reports what the main port's health does. 0: off.
+    health_port: int = 0
     # The Casting console (a web page for artists and writers): its port (0: off) and the
     # project it opens on.
     console_port: int = 8080
