@@ -60,3 +60,17 @@ async def test_a_rolled_back_write_is_gone(engine: AsyncEngine) -> None:
         await connection.execute(text("INSERT INTO notes (body) VALUES ('draft')"))
         await connection.rollback()
         assert (await connection.execute(text("SELECT count(*) FROM notes"))).scalar() == 0
+
+
+async def test_a_select_run_again_answers_its_columns_with_its_rows(engine: AsyncEngine) -> None:
+    # The second run of a SELECT takes the path that remembers its columns from the first.
+    query = text("SELECT id, body FROM notes WHERE body LIKE :pattern ORDER BY id")
+    async with engine.begin() as connection:
+        first = await connection.execute(query, {"pattern": "n%"})
+        assert (list(first.keys()), first.all()) == (["id", "body"], [])
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('note'), ('nib'), ('other')"))
+        again = await connection.execute(query, {"pattern": "n%"})
+        assert (list(again.keys()), again.all()) == (["id", "body"], [(1, "note"), (2, "nib")])
+        updated = await connection.execute(text("UPDATE notes SET body = 'x' WHERE body = 'nib'"))
+        assert updated.rowcount == 1
+        assert (await connection.execute(query, {"pattern": "n%"})).all() == [(1, "note")]

@@ -1,11 +1,13 @@
-"""aiosqlite with one trip to its thread per statement.
+"""aiosqlite, through its public API only, with as few trips to its thread as it allows.
 
-aiosqlite runs every sqlite3 call on the connection's own thread, and SQLAlchemy asks for a
-statement in four calls: open a cursor, execute, fetch, close. Each is a round trip between
+aiosqlite runs every sqlite3 call on the connection's own thread, and SQLAlchemy's adapter asks
+for a statement in four calls: open a cursor, execute, fetch, close. Each is a round trip between
 the event loop and that thread (~0.1 ms, more under load): a GetActor took 22 of them, a
-GenerateSheet 17, and in a burst of writes each SQLite writer held the write turn through all
-of its own. Here a cursor does the whole statement in one trip and answers the rest from
-what that trip brought back.
+GenerateSheet 17, and in a burst of writes each SQLite writer held the write turn through all of
+its own. Here every statement runs on one cursor kept for the connection's life, so opening and
+closing cost nothing: a write is one trip, and so is a SELECT whose columns this connection has
+seen before (`execute_fetchall`, which answers rows but not their columns); a SELECT seen for the
+first time takes two.
 """
 
 from __future__ import annotations
@@ -17,25 +19,45 @@ from typing import Any, Self
 
 import aiosqlite
 
-# What one statement leaves behind: description, rowcount, lastrowid, rows.
-_Outcome = tuple[Any, int, int | None, list[Any]]
+# Distinct SELECTs a connection remembers the columns of: the service's statements, one per
+# length of each IN list, number in the hundreds.
+_KNOWN_SELECTS = 1024
 
 
 def connect(database: str, **kwargs: Any) -> OneTripConnection:
     """SQLAlchemy's `async_creator_fn` for the aiosqlite dialect: it is handed the arguments the
     dialect would give aiosqlite.connect."""
-    connection = OneTripConnection(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
-    connection._thread.daemon = True  # as SQLAlchemy sets aiosqlite's own: exit never waits on it
-    return connection
+    return OneTripConnection(partial(sqlite3.connect, database, **kwargs), iter_chunk_size=64)
 
 
 class OneTripConnection(aiosqlite.Connection):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._statements: aiosqlite.Cursor | None = None
+        # A SELECT's columns follow from its text (SQLAlchemy names every column, never `*`).
+        self._select_columns: dict[str, Any] = {}
+
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
 
+    async def statement_cursor(self) -> aiosqlite.Cursor:
+        """The one cursor every statement of this connection runs on."""
+        if self._statements is None:
+            self._statements = await super().cursor()
+        return self._statements
+
+    def known_columns(self, sql: str) -> Any:
+        return self._select_columns.get(sql)
+
+    def learn_columns(self, sql: str, description: Any) -> None:
+        if description and _is_plain_select(sql):
+            if len(self._select_columns) >= _KNOWN_SELECTS:
+                self._select_columns.clear()
+            self._select_columns[sql] = description
+
 
 class OneTripCursor:
-    """The part of aiosqlite's cursor that SQLAlchemy uses, one trip per execute."""
+    """The part of aiosqlite's cursor that SQLAlchemy uses; rows come back with the execute."""
 
     arraysize = 1
 
@@ -53,10 +75,22 @@ class OneTripCursor:
         await self.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> Self:
-        return await self._statement(sql, parameters, many=False)
+        connection = self._connection
+        if (columns := connection.known_columns(sql)) is not None:
+            self._rows = list(await connection.execute_fetchall(sql, parameters))
+            self.description, self.rowcount, self.lastrowid = columns, -1, None
+            return self
+        cursor = await connection.statement_cursor()
+        await cursor.execute(sql, parameters)
+        self._take(cursor, await cursor.fetchall() if cursor.description else [])
+        connection.learn_columns(sql, cursor.description)
+        return self
 
     async def executemany(self, sql: str, parameters: Iterable[Sequence[Any] | dict[str, Any]]) -> Self:
-        return await self._statement(sql, parameters, many=True)
+        cursor = await self._connection.statement_cursor()
+        await cursor.executemany(sql, parameters)
+        self._take(cursor, await cursor.fetchall() if cursor.description else [])
+        return self
 
     async def fetchone(self) -> Any:
         return self._rows.pop(0) if self._rows else None
@@ -77,20 +111,11 @@ class OneTripCursor:
     async def close(self) -> None:
         self._rows = []
 
-    async def _statement(self, sql: str, parameters: Any, many: bool) -> Self:
-        connection = self._connection
-        outcome = await connection._execute(_run, connection._conn, sql, parameters, many)
-        self.description, self.rowcount, self.lastrowid, self._rows = outcome
-        return self
+    def _take(self, cursor: aiosqlite.Cursor, rows: Iterable[Any]) -> None:
+        self.description, self.rowcount = cursor.description, cursor.rowcount
+        self.lastrowid, self._rows = cursor.lastrowid, list(rows)
 
 
-def _run(connection: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Outcome:
-    """The whole statement, on the connection's thread: execute it (over every parameter set
-    when `many`), fetch what it answered, close the cursor."""
-    cursor = connection.cursor()
-    try:
-        (cursor.executemany if many else cursor.execute)(sql, parameters)
-        rows = cursor.fetchall() if cursor.description else []
-        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
-    finally:
-        cursor.close()
+def _is_plain_select(sql: str) -> bool:
+    """A statement whose columns its text alone decides: a SELECT not of `*`."""
+    return sql.lstrip()[:6].upper() == "SELECT" and "*" not in sql
