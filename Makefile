@@ -23,6 +23,8 @@ lint: $(INSTALLED)
 	$(BIN)/ruff check src tests tools
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet -k 1.27.0 deploy/kubernetes/*/*.yaml
+	$(BIN)/kubernetes-validate --strict --quiet deploy/kubernetes/*/*.yaml
 
 migrate: $(INSTALLED)  ## bring CASTING_DATABASE_URL (e.g. PostgreSQL) to the head migration
 	$(BIN)/casting migrate

@@ -1,22 +1,28 @@
 """The container image's command line (tests/support/image.py reads it from the Dockerfile) as a
 real process: it serves on the image's defaults, reports SERVING, and drains on SIGTERM, which is
-what Kubernetes sends a pod it stops."""
+what Kubernetes sends a pod it stops; and the migration Job's command line migrates."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import uuid
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from casting.adapters.sql.migrate import lacks_migrations
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.test_lifecycle import NOT_SERVING, SERVING, eventually, refused
 from tests.e2e.test_observability import generate_request, scrape
 from tests.e2e.test_process import free_port, wait_until_serving
 from tests.support import fake_gemini as gemini
+from tests.support.databases import PostgresCluster
 from tests.support.fake_gemini import FakeGemini
 from tests.support.image import image
+from tests.support.manifests import container, manifests
 
 
 def test_the_image_runs_casting_serve_as_a_non_root_user() -> None:
@@ -69,3 +75,29 @@ def test_the_image_command_line_serves_and_drains_a_generation_on_sigterm(
             process.wait()
     # The embedded defaults wrote under the image's working directory.
     assert (tmp_path / "var" / "casting.db").is_file()
+
+
+@pytest.mark.postgres
+def test_the_migration_jobs_command_line_brings_a_fresh_database_to_head(
+    postgres_cluster: PostgresCluster, tmp_path: Path
+) -> None:
+    built = image()
+    job = container(manifests().one("Job", "casting-migrate"))
+    database = f"job_{uuid.uuid4().hex[:12]}"
+    postgres_cluster.execute(f"CREATE DATABASE {database}")
+    url = postgres_cluster.url(database)
+    try:
+        assert asyncio.run(lacks_migrations(url))
+        # The Job's only setting is the database URL, from its Secret.
+        assert [variable["name"] for variable in job["env"]] == ["CASTING_DATABASE_URL"]
+        with (tmp_path / "migrate.log").open("wb") as log:
+            process = built.start(
+                built.argv(job.get("command"), job.get("args")),
+                {"CASTING_DATABASE_URL": url},
+                cwd=tmp_path,
+                output=log,
+            )
+        assert process.wait(timeout=120) == 0, (tmp_path / "migrate.log").read_text()
+        assert not asyncio.run(lacks_migrations(url))
+    finally:
+        postgres_cluster.execute(f"DROP DATABASE {database} WITH (FORCE)")
