@@ -264,7 +264,7 @@ def test_import_refuses_a_file_that_is_not_a_picture_then_takes_one(
     submit(browser, form)
 
     assert browser.find_element(By.ID, "actor-name").text == "Hana"
-    imported = look(browser, "Default")
+    imported = look(browser, "Imported")
     assert "imported" in imported.find_element(By.CSS_SELECTOR, ".badges").text
     assert loaded_width(browser, imported.find_element(By.TAG_NAME, "img")) == 240
     screenshot(browser, "import")

@@ -84,6 +84,7 @@ async def test_save_actor_makes_a_default_base_look_from_the_sheet(stub) -> None
     )
     assert actor.name.startswith(f"{P}/actors/")
     assert (actor.display_name, actor.description, actor.variant_count) == ("Mina", "the lead", 1)
+    assert actor.approved  # the seed's rule: saving a preview approves the actor
     (look,) = actor.variants
     assert (look.kind, look.display_name, look.is_default) == (pb.Variant.KIND_BASE, "Default", True)
     assert actor.default_variant == look.name
@@ -256,10 +257,11 @@ def encoded(fmt: str) -> bytes:
 )
 async def test_import_actor_from_a_picture(stub, fmt: str, mime: str) -> None:
     actor = await stub.ImportActor(
-        pb.ImportActorRequest(parent=P, image_content=encoded(fmt), display_name="Imported", traits=TRAITS)
+        pb.ImportActorRequest(parent=P, image_content=encoded(fmt), display_name="Hana", traits=TRAITS)
     )
+    assert not actor.approved
     (look,) = actor.variants
-    assert (look.kind, look.is_default) == (pb.Variant.KIND_IMPORTED, True)
+    assert (look.kind, look.display_name, look.is_default) == (pb.Variant.KIND_IMPORTED, "Imported", True)
     assert (look.reference_image.mime_type, look.reference_image.width) == (mime, 300)
     _, data = await read_image(stub, look.reference_image.name)
     assert PILImage.open(io.BytesIO(data)).size == (300, 500)

@@ -30,6 +30,7 @@ def an_actor(actor_id: str = "a1", project: str = "p", display_name: str = "Mina
         image_style="webtoon",
         image=image,
         provenance=None,
+        approved=False,
         now=NOW,
     )
 

@@ -57,6 +57,7 @@ async def test_generated_sheet_is_a_stored_preview_not_in_the_library(app: App) 
 async def test_saving_a_sheet_makes_an_actor_with_a_default_base_look(app: App) -> None:
     sheet = await app.generate_sheet(sheet_command())
     view = await app.save_actor(SaveActorCommand(P, sheet.id, "Mina", "the lead"))
+    assert view.actor.approved  # the seed's rule: saving a preview approves the actor
     (look,) = view.variants
     assert (look.kind, look.display_name, look.is_default) == (VariantKind.BASE, "Default", True)
     assert look.reference_image == sheet.image
@@ -211,8 +212,8 @@ async def test_listing_pages_newest_first_and_filters(app: App) -> None:
     with pytest.raises(InvalidInput):
         await app.list_actors(P, 2, "not-a-token", "")
     assert len((await app.list_actors(P, 0, "", 'display_name="Actor 3"')).actors) == 1
-    await app.update_actor(P, made[0], ActorPatch(approved=True))
-    assert [v.actor.id for v in (await app.list_actors(P, 0, "", "approved=true")).actors] == [made[0]]
+    await app.update_actor(P, made[0], ActorPatch(approved=False))
+    assert [v.actor.id for v in (await app.list_actors(P, 0, "", "approved=false")).actors] == [made[0]]
     assert (await app.list_actors("other", 0, "", "")).actors == []
 
 
@@ -304,9 +305,11 @@ async def test_a_retried_request_id_returns_the_first_result_with_one_model_call
 
 async def test_import_makes_an_imported_default_look(app: App) -> None:
     picture = png(30, 40)
-    view = await app.import_actor(ImportActorCommand(P, picture, "Imported", mime_type="image/png"))
+    view = await app.import_actor(ImportActorCommand(P, picture, "Hana", mime_type="image/png"))
+    assert not view.actor.approved
     (look,) = view.variants
-    assert (look.kind, look.is_default, look.provenance) == (VariantKind.IMPORTED, True, None)
+    assert (look.kind, look.display_name, look.is_default) == (VariantKind.IMPORTED, "Imported", True)
+    assert look.provenance is None
     assert app.blobs.blobs[look.reference_image.blob_key] == picture
     assert view.actor.default_story_style == "slice-of-life"
 

@@ -15,13 +15,15 @@ from casting.domain import names
 from casting.domain.errors import NotFound, PreconditionFailed
 from casting.domain.values import NO_CHANGES, Image, Provenance, TraitChanges, Traits
 
-DEFAULT_LOOK_NAME = "Default"
-
 
 class VariantKind(enum.Enum):
     BASE = "base"
     DERIVED = "derived"
     IMPORTED = "imported"
+
+
+# An actor's first look is named as the seed names it: for where its picture came from.
+FIRST_LOOK_NAMES = {VariantKind.BASE: "Default", VariantKind.IMPORTED: "Imported"}
 
 
 @dataclass(slots=True)
@@ -148,14 +150,16 @@ class Actor:
         image_style: str,
         image: Image,
         provenance: Provenance | None,
+        approved: bool,
         now: datetime,
     ) -> Actor:
-        """A new actor with one global look, "Default", drawn as `image`: its default."""
+        """A new actor with one global look of `kind` ("Default" when drawn, "Imported" when
+        uploaded), drawn as `image`: its default."""
         look = new_look(
             variant_id=look_id,
             actor_id=actor_id,
             kind=kind,
-            display_name=DEFAULT_LOOK_NAME,
+            display_name=FIRST_LOOK_NAMES[kind],
             story=None,
             story_style=story_style,
             image_style=image_style,
@@ -173,7 +177,7 @@ class Actor:
             traits=traits,
             default_story_style=story_style,
             default_image_style=image_style,
-            approved=False,
+            approved=approved,
             create_time=now,
             update_time=now,
             variants=[look],

@@ -372,6 +372,7 @@ class Actor(_message.Message):
     default_story_style: _builtins.str
     default_image_style: _builtins.str
     approved: _builtins.bool
+    """True once saved from a preview (SaveActor); an imported actor waits for UpdateActor."""
     default_variant: _builtins.str
     """The default look's name."""
     variant_count: _builtins.int

@@ -151,13 +151,15 @@ class CastingServiceServicer:
 
     def SaveActor(self, request, context):
         """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet.
+        The actor is approved: someone chose the preview.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ImportActor(self, request, context):
-        """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look is IMPORTED.
+        """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look ("Imported",
+        kind IMPORTED) is the picture. The actor starts unapproved.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -55,9 +55,13 @@ class CastingServiceStub:
     GetSheet: _grpc.UnaryUnaryMultiCallable[_casting_pb2.GetSheetRequest, _casting_pb2.Sheet]
     """Gets a preview sheet; expired sheets are NOT_FOUND."""
     SaveActor: _grpc.UnaryUnaryMultiCallable[_casting_pb2.SaveActorRequest, _casting_pb2.Actor]
-    """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet."""
+    """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet.
+    The actor is approved: someone chose the preview.
+    """
     ImportActor: _grpc.UnaryUnaryMultiCallable[_casting_pb2.ImportActorRequest, _casting_pb2.Actor]
-    """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look is IMPORTED."""
+    """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look ("Imported",
+    kind IMPORTED) is the picture. The actor starts unapproved.
+    """
     GetActor: _grpc.UnaryUnaryMultiCallable[_casting_pb2.GetActorRequest, _casting_pb2.Actor]
     """Gets an actor with its global looks, and a story's looks when a story is named."""
     ListActors: _grpc.UnaryUnaryMultiCallable[_casting_pb2.ListActorsRequest, _casting_pb2.ListActorsResponse]
@@ -102,9 +106,13 @@ class CastingServiceAsyncStub(CastingServiceStub):
     GetSheet: _aio.UnaryUnaryMultiCallable[_casting_pb2.GetSheetRequest, _casting_pb2.Sheet]  # type: ignore[assignment]
     """Gets a preview sheet; expired sheets are NOT_FOUND."""
     SaveActor: _aio.UnaryUnaryMultiCallable[_casting_pb2.SaveActorRequest, _casting_pb2.Actor]  # type: ignore[assignment]
-    """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet."""
+    """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet.
+    The actor is approved: someone chose the preview.
+    """
     ImportActor: _aio.UnaryUnaryMultiCallable[_casting_pb2.ImportActorRequest, _casting_pb2.Actor]  # type: ignore[assignment]
-    """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look is IMPORTED."""
+    """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look ("Imported",
+    kind IMPORTED) is the picture. The actor starts unapproved.
+    """
     GetActor: _aio.UnaryUnaryMultiCallable[_casting_pb2.GetActorRequest, _casting_pb2.Actor]  # type: ignore[assignment]
     """Gets an actor with its global looks, and a story's looks when a story is named."""
     ListActors: _aio.UnaryUnaryMultiCallable[_casting_pb2.ListActorsRequest, _casting_pb2.ListActorsResponse]  # type: ignore[assignment]
@@ -170,7 +178,9 @@ class CastingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _casting_pb2.SaveActorRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_casting_pb2.Actor, _abc.Awaitable[_casting_pb2.Actor]]:
-        """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet."""
+        """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet.
+        The actor is approved: someone chose the preview.
+        """
 
     @_abc_1.abstractmethod
     def ImportActor(
@@ -178,7 +188,9 @@ class CastingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _casting_pb2.ImportActorRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_casting_pb2.Actor, _abc.Awaitable[_casting_pb2.Actor]]:
-        """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look is IMPORTED."""
+        """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look ("Imported",
+        kind IMPORTED) is the picture. The actor starts unapproved.
+        """
 
     @_abc_1.abstractmethod
     def GetActor(

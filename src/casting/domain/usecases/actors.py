@@ -74,7 +74,9 @@ class SaveActorCommand:
 
 
 class SaveActor:
-    """Turns a preview sheet into an actor whose default look ("Default", BASE) is the sheet."""
+    """Turns a preview sheet into an actor whose default look ("Default", BASE) is the sheet.
+
+    The actor is approved, as the seed has it: someone looked at the preview and kept it."""
 
     operation = "SaveActor"
 
@@ -112,6 +114,7 @@ class SaveActor:
                 image_style=sheet.image_style,
                 image=sheet.image,
                 provenance=sheet.provenance,
+                approved=True,
                 now=now,
             )
             sheet.mark_saved(actor.id)
@@ -136,9 +139,12 @@ class ImportActorCommand:
 
 
 class ImportActor:
-    """Makes an actor from an uploaded PNG, JPEG or WebP; its default look is IMPORTED.
+    """Makes an actor from an uploaded PNG, JPEG or WebP; its default look ("Imported", IMPORTED)
+    is the picture.
 
-    The picture is judged by its content, and stored re-encoded without its metadata."""
+    The picture is judged by its content, and stored re-encoded without its metadata. The actor
+    starts unapproved: unlike a saved preview, chosen from what the model drew, an upload has
+    had no review here."""
 
     operation = "ImportActor"
 
@@ -199,6 +205,7 @@ class ImportActor:
             image_style=image_style,
             image=image,
             provenance=None,
+            approved=False,
             now=self._clock.now(),
         )
         async with self._uow() as uow:
