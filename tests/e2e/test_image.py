@@ -11,9 +11,13 @@ from pathlib import Path
 
 import grpc
 import pytest
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
-from casting.adapters.sql.migrate import lacks_migrations
+from casting.adapters.sql.migrate import alembic_config, lacks_migrations
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.test_lifecycle import NOT_SERVING, SERVING, eventually, refused
 from tests.e2e.test_observability import generate_request, scrape
@@ -77,27 +81,54 @@ def test_the_image_command_line_serves_and_drains_a_generation_on_sigterm(
     assert (tmp_path / "var" / "casting.db").is_file()
 
 
+def run_job(name: str, database_url: str, log: Path) -> None:
+    """A Job of deploy/kubernetes as the image runs it, its database Secret pointing at `url`."""
+    built = image()
+    job = container(manifests().one("Job", name))
+    # The Job's only setting is the database URL, from its Secret.
+    assert [variable["name"] for variable in job["env"]] == ["CASTING_DATABASE_URL"]
+    with log.open("wb") as output:
+        process = built.start(
+            built.argv(job.get("command"), job.get("args")),
+            {"CASTING_DATABASE_URL": database_url},
+            cwd=log.parent,
+            output=output,
+        )
+    assert process.wait(timeout=120) == 0, log.read_text()
+
+
+async def revision(url: str) -> str:
+    engine = create_async_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            [current] = await connection.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_heads()
+            )
+    finally:
+        await engine.dispose()
+    return str(current)
+
+
 @pytest.mark.postgres
-def test_the_migration_jobs_command_line_brings_a_fresh_database_to_head(
+def test_the_migration_job_brings_a_fresh_database_to_head_and_the_downgrade_job_steps_back_one(
     postgres_cluster: PostgresCluster, tmp_path: Path
 ) -> None:
-    built = image()
-    job = container(manifests().one("Job", "casting-migrate"))
+    head = ScriptDirectory.from_config(alembic_config()).get_revision("head")
     database = f"job_{uuid.uuid4().hex[:12]}"
     postgres_cluster.execute(f"CREATE DATABASE {database}")
     url = postgres_cluster.url(database)
     try:
         assert asyncio.run(lacks_migrations(url))
-        # The Job's only setting is the database URL, from its Secret.
-        assert [variable["name"] for variable in job["env"]] == ["CASTING_DATABASE_URL"]
-        with (tmp_path / "migrate.log").open("wb") as log:
-            process = built.start(
-                built.argv(job.get("command"), job.get("args")),
-                {"CASTING_DATABASE_URL": url},
-                cwd=tmp_path,
-                output=log,
-            )
-        assert process.wait(timeout=120) == 0, (tmp_path / "migrate.log").read_text()
-        assert not asyncio.run(lacks_migrations(url))
+        run_job("casting-migrate", url, tmp_path / "migrate.log")
+        assert asyncio.run(revision(url)) == head.revision
+
+        run_job("casting-downgrade", url, tmp_path / "downgrade.log")
+        assert asyncio.run(revision(url)) == head.down_revision, (
+            "deploy/kubernetes/rollback/downgrade-job.yaml must name the revision before the newest"
+        )
+        assert asyncio.run(lacks_migrations(url))  # the new release would refuse it; the old serves
+
+        run_job("casting-migrate", url, tmp_path / "migrate-again.log")
+        assert asyncio.run(revision(url)) == head.revision
     finally:
         postgres_cluster.execute(f"DROP DATABASE {database} WITH (FORCE)")
