@@ -262,7 +262,17 @@ async def test_random_requests_never_break_the_server(stub, server) -> None:
             "image_style": "webtoon",
             "traits": {"mood": "shy"},
         },
+        "GenerateSheets": {
+            "parent": P,
+            "base_variant": looks[0].name,
+            "trait_changes": {"outfit": "raincoat"},
+            "candidate_count": 2,
+        },
         "GetSheet": {"name": sheet.name},
+        "CastStory": {
+            "story": story,
+            "roles": [{"role": "hero", "actor": actor.name}, {"role": "rival", "traits": {"mood": "cold"}}],
+        },
         "SaveActor": {"parent": P, "sheet": sheet.name, "display_name": "Fuzzy", "description": "new"},
         "ImportActor": {
             "parent": P,

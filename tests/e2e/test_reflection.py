@@ -56,9 +56,9 @@ async def test_reflection_lists_the_service_and_drives_the_flow(server: RunningS
     seen = await asyncio.to_thread(drive_through_reflection, server.port)
     assert {SERVICE, "grpc.health.v1.Health"} <= seen["services"]
     assert seen["methods"] == {
-        "ListStyles", "GenerateSheet", "GetSheet", "SaveActor", "ImportActor", "GetActor", "ListActors",
-        "UpdateActor", "DeleteActor", "BranchVariant", "GetVariant", "UpdateVariant", "DeleteVariant",
-        "CastVariant", "ListStoryCast", "ReadImage", "CastStory",
+        "ListStyles", "GenerateSheet", "GenerateSheets", "GetSheet", "SaveActor", "ImportActor", "GetActor",
+        "ListActors", "UpdateActor", "DeleteActor", "BranchVariant", "GetVariant", "UpdateVariant",
+        "DeleteVariant", "CastVariant", "ListStoryCast", "ReadImage", "CastStory",
     }  # fmt: skip
     assert seen["sheet"]["generation"]["generator"] == "offline"
     assert seen["actor"]["variants"][0]["kind"] == "KIND_BASE"

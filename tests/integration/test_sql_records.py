@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from casting.adapters.sql.mappers import verification_from_document
 from casting.domain.errors import Conflict
 from casting.domain.model import Sheet
 from casting.domain.ports import IdempotencyRecord
-from casting.domain.values import Provenance
+from casting.domain.values import NOT_VERIFIED_BEFORE, Provenance, Usage, Verification, VerificationCheck
 from tests.integration.conftest import PROJECT, Library, new_id
 
 
@@ -23,7 +24,20 @@ def a_sheet(library: Library) -> Sheet:
         image_style="anime",
         traits=actor_template.traits,
         image=library.image(),
-        provenance=Provenance("gemini", "gemini-2.5-flash-image", "sheet/2", "cd" * 32),
+        provenance=Provenance(
+            "gemini",
+            "gemini-2.5-flash-image",
+            "sheet/2",
+            "cd" * 32,
+            verification=Verification(
+                passed=False,
+                identity_score=0.62,
+                checks=(VerificationCheck("no_text", False, "a caption under the insets"),),
+                judge="gemini:gemini-2.5-flash",
+                draws=3,
+            ),
+            usage=Usage(model_calls=6, input_tokens=5_210, output_tokens=3_870, cost_micros=118_400),
+        ),
         create_time=created,
         expire_time=created + timedelta(hours=24),
     )
@@ -58,6 +72,12 @@ async def test_a_sheet_round_trips_and_is_saved_as_an_actor(library: Library) ->
     async with library.uow() as uow:
         # A saved sheet goes with its actor: it must not turn back into a preview.
         assert await uow.sheets.get(PROJECT, sheet.id) is None
+
+
+def test_a_drawing_kept_before_judging_reads_as_not_verified() -> None:
+    verification = verification_from_document(None)
+    assert not verification.passed and not verification.judged
+    assert verification.unverified_reason == NOT_VERIFIED_BEFORE
 
 
 async def test_images_are_scoped_to_their_project(library: Library) -> None:

@@ -15,7 +15,7 @@ from typing import Protocol, Self
 
 from casting.domain.model import Actor, Sheet
 from casting.domain.pagination import PageRequest
-from casting.domain.values import Image, ImageBytes, ImageFacts, Style, TraitChanges, Traits
+from casting.domain.values import Image, ImageBytes, ImageFacts, Style, TraitChanges, Traits, Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +190,8 @@ class GenerationSpec:
     image_style: Style
     base_traits: Traits | None = None
     changes: TraitChanges = field(default_factory=TraitChanges)
+    # "" for the model's default, else "1K", "2K" or "4K" where the model offers it.
+    image_size: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,6 +202,7 @@ class GeneratedImage:
     model: str
     prompt_version: str
     prompt_sha256: str
+    usage: Usage = Usage()
 
 
 class ImageGenerator(Protocol):

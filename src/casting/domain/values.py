@@ -130,8 +130,61 @@ class Image:
 
 
 @dataclass(frozen=True, slots=True)
+class Usage:
+    """What model calls cost: calls, tokens and US dollars in millionths. Sums with `+`."""
+
+    model_calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_micros: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.model_calls + other.model_calls,
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cost_micros + other.cost_micros,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class VerificationCheck:
+    """One sheet rule's verdict (`aspect_9_16`, `full_body`, `identity`, ...)."""
+
+    rule: str
+    passed: bool
+    detail: str = ""
+
+
+# Why a stored drawing carries no verdict: it was kept before drawings were judged.
+NOT_VERIFIED_BEFORE = "stored before verification existed"
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The judge's verdict on a drawing. `identity_score` is None for a first sheet (nothing to
+    compare with) and for a drawing that was not judged, which says why in `unverified_reason`."""
+
+    passed: bool
+    identity_score: float | None
+    checks: tuple[VerificationCheck, ...]
+    judge: str
+    draws: int
+    unverified_reason: str = ""
+
+    @classmethod
+    def unverified(cls, reason: str, draws: int = 1) -> Verification:
+        return cls(False, None, checks=(), judge="", draws=draws, unverified_reason=reason)
+
+    @property
+    def judged(self) -> bool:
+        return not self.unverified_reason
+
+
+@dataclass(frozen=True, slots=True)
 class Provenance:
-    """How an image was made: which generator, model and prompt, from which references."""
+    """How an image was made: which generator, model and prompt, from which references, how it
+    was judged and what it cost."""
 
     generator: str
     model: str
@@ -139,6 +192,8 @@ class Provenance:
     prompt_sha256: str
     reference_image_ids: tuple[str, ...] = ()
     duration_seconds: float = 0.0
+    verification: Verification = Verification.unverified(NOT_VERIFIED_BEFORE)
+    usage: Usage = Usage()
 
 
 def text_violation(

@@ -157,6 +157,11 @@ _story_project = _child_project(names.parse_story)
 _NAMES: dict[str, tuple[tuple[str, Parser, bool], ...]] = {
     "ListStyles": (),
     "GenerateSheet": (("parent", names.parse_project, True),),
+    "GenerateSheets": (
+        ("parent", names.parse_project, True),
+        ("base_variant", _child_project(names.parse_variant), False),
+        ("story", _story_project, False),
+    ),
     "GetSheet": (("name", _child_project(names.parse_sheet), True),),
     "SaveActor": (("parent", names.parse_project, True), ("sheet", _child_project(names.parse_sheet), True)),
     "ImportActor": (("parent", names.parse_project, True),),
@@ -167,6 +172,7 @@ _NAMES: dict[str, tuple[tuple[str, Parser, bool], ...]] = {
     "BranchVariant": (
         ("base_variant", _child_project(names.parse_variant), True),
         ("story", _story_project, False),
+        ("sheet", _child_project(names.parse_sheet), False),
     ),
     "GetVariant": (("name", _child_project(names.parse_variant), True),),
     "UpdateVariant": (("variant.name", _child_project(names.parse_variant), True),),

@@ -14,10 +14,11 @@ from typing import Any
 
 import grpc
 from google.protobuf.message import DecodeError
+from google.rpc import code_pb2
 
 from casting.domain import deadline
 from casting.domain.errors import DomainError, InvalidInput
-from casting.server.errors import internal_status, status_code, to_status
+from casting.server.errors import internal_status, plain_status, status_code, to_status
 
 log = logging.getLogger("casting.rpc")
 
@@ -122,6 +123,10 @@ class ErrorInterceptor(AroundInterceptor):
             raise
         except DomainError as error:
             await context.abort_with_status(to_status(error))
+        except NotImplementedError:
+            # The generated servicer's answer for a method of the contract not served yet.
+            message = f"{method.rsplit('/', 1)[-1]} is not served yet"
+            await context.abort_with_status(plain_status(code_pb2.UNIMPLEMENTED, "UNIMPLEMENTED", message))
         except Exception:
             log.exception("unexpected error in %s", method)
             await context.abort_with_status(internal_status())

@@ -12,7 +12,17 @@ from casting.domain import names
 from casting.domain.errors import InvalidInput
 from casting.domain.model import Actor, Sheet, VariantKind
 from casting.domain.usecases.views import ActorView, VariantView
-from casting.domain.values import AgeRange, Gender, Image, Provenance, Style, TraitChanges, Traits
+from casting.domain.values import (
+    AgeRange,
+    Gender,
+    Image,
+    Provenance,
+    Style,
+    TraitChanges,
+    Traits,
+    Usage,
+    Verification,
+)
 from casting.v1 import casting_pb2 as pb
 
 _GENDERS = {
@@ -120,6 +130,32 @@ def provenance_to_proto(provenance: Provenance, project: str) -> pb.Generation:
         prompt_sha256=provenance.prompt_sha256,
         reference_images=[names.image(project, i) for i in provenance.reference_image_ids],
         duration=duration,
+        verification=verification_to_proto(provenance.verification),
+        usage=usage_to_proto(provenance.usage),
+    )
+
+
+def verification_to_proto(verification: Verification) -> pb.Verification:
+    message = pb.Verification(
+        passed=verification.passed,
+        checks=[
+            pb.VerificationCheck(rule=c.rule, passed=c.passed, detail=c.detail) for c in verification.checks
+        ],
+        judge=verification.judge,
+        draws=verification.draws,
+        unverified_reason=verification.unverified_reason,
+    )
+    if verification.identity_score is not None:
+        message.identity_score = verification.identity_score
+    return message
+
+
+def usage_to_proto(usage: Usage) -> pb.Usage:
+    return pb.Usage(
+        model_calls=usage.model_calls,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost_micros=usage.cost_micros,
     )
 
 

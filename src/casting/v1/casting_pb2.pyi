@@ -80,6 +80,28 @@ AGE_RANGE_MIDDLE_AGED: AgeRange.ValueType  # 4
 AGE_RANGE_ELDERLY: AgeRange.ValueType  # 5
 Global___AgeRange: _TypeAlias = AgeRange  # noqa: Y015
 
+class _ImageSize:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ImageSizeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ImageSize.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    IMAGE_SIZE_UNSPECIFIED: _ImageSize.ValueType  # 0
+    """The model's default (1K)."""
+    IMAGE_SIZE_1K: _ImageSize.ValueType  # 1
+    IMAGE_SIZE_2K: _ImageSize.ValueType  # 2
+    IMAGE_SIZE_4K: _ImageSize.ValueType  # 3
+
+class ImageSize(_ImageSize, metaclass=_ImageSizeEnumTypeWrapper):
+    """The resolution a sheet is drawn at, where the image model offers it (see the README's models)."""
+
+IMAGE_SIZE_UNSPECIFIED: ImageSize.ValueType  # 0
+"""The model's default (1K)."""
+IMAGE_SIZE_1K: ImageSize.ValueType  # 1
+IMAGE_SIZE_2K: ImageSize.ValueType  # 2
+IMAGE_SIZE_4K: ImageSize.ValueType  # 3
+Global___ImageSize: _TypeAlias = ImageSize  # noqa: Y015
+
 @_typing.final
 class Traits(_message.Message):
     """What a character looks like. Free-text fields are at most 500 characters."""
@@ -264,6 +286,8 @@ class Generation(_message.Message):
     PROMPT_SHA256_FIELD_NUMBER: _builtins.int
     REFERENCE_IMAGES_FIELD_NUMBER: _builtins.int
     DURATION_FIELD_NUMBER: _builtins.int
+    VERIFICATION_FIELD_NUMBER: _builtins.int
+    USAGE_FIELD_NUMBER: _builtins.int
     generator: _builtins.str
     """"gemini" or "offline"."""
     model: _builtins.str
@@ -275,6 +299,14 @@ class Generation(_message.Message):
 
     @_builtins.property
     def duration(self) -> _duration_pb2.Duration: ...
+    @_builtins.property
+    def verification(self) -> Global___Verification:
+        """How the drawing was checked against its references and the sheet rules."""
+
+    @_builtins.property
+    def usage(self) -> Global___Usage:
+        """What making this image cost: every model call, the judge's included."""
+
     def __init__(
         self,
         *,
@@ -284,14 +316,125 @@ class Generation(_message.Message):
         prompt_sha256: _builtins.str = ...,
         reference_images: _abc.Iterable[_builtins.str] | None = ...,
         duration: _duration_pb2.Duration | None = ...,
+        verification: Global___Verification | None = ...,
+        usage: Global___Usage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "usage", b"usage", "verification", b"verification"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "generator", b"generator", "model", b"model", "prompt_sha256", b"prompt_sha256", "prompt_version", b"prompt_version", "reference_images", b"reference_images"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duration", b"duration", "generator", b"generator", "model", b"model", "prompt_sha256", b"prompt_sha256", "prompt_version", b"prompt_version", "reference_images", b"reference_images", "usage", b"usage", "verification", b"verification"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Generation: _TypeAlias = Generation  # noqa: Y015
+
+@_typing.final
+class VerificationCheck(_message.Message):
+    """One sheet rule's verdict."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULE_FIELD_NUMBER: _builtins.int
+    PASSED_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    rule: _builtins.str
+    """aspect_9_16, full_body, expression_insets, clean_background, no_text or identity."""
+    passed: _builtins.bool
+    detail: _builtins.str
+    """Why it failed, in words; may be empty when it passed."""
+    def __init__(
+        self,
+        *,
+        rule: _builtins.str = ...,
+        passed: _builtins.bool = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "passed", b"passed", "rule", b"rule"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerificationCheck: _TypeAlias = VerificationCheck  # noqa: Y015
+
+@_typing.final
+class Verification(_message.Message):
+    """The judge's verdict on a drawing. Every field reads "true / higher = passes"."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PASSED_FIELD_NUMBER: _builtins.int
+    IDENTITY_SCORE_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
+    JUDGE_FIELD_NUMBER: _builtins.int
+    DRAWS_FIELD_NUMBER: _builtins.int
+    UNVERIFIED_REASON_FIELD_NUMBER: _builtins.int
+    passed: _builtins.bool
+    """Every check passed and the identity score reached the service's threshold."""
+    identity_score: _builtins.float
+    """How surely the drawn character is the same person as the reference looks, in [0, 1];
+    unset for a first sheet, which has no reference, and when the drawing was not judged.
+    """
+    judge: _builtins.str
+    """"gemini:<model>" or "offline"; empty when the drawing was not judged."""
+    draws: _builtins.int
+    """How many drawings it took to get this one (the best of them is kept)."""
+    unverified_reason: _builtins.str
+    """Why the drawing was not judged (verification off, the judge unreachable, or stored before
+    verification existed); empty when it was judged.
+    """
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedCompositeFieldContainer[Global___VerificationCheck]: ...
+    def __init__(
+        self,
+        *,
+        passed: _builtins.bool = ...,
+        identity_score: _builtins.float | None = ...,
+        checks: _abc.Iterable[Global___VerificationCheck] | None = ...,
+        judge: _builtins.str = ...,
+        draws: _builtins.int = ...,
+        unverified_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_identity_score", b"_identity_score", "identity_score", b"identity_score"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_identity_score", b"_identity_score", "checks", b"checks", "draws", b"draws", "identity_score", b"identity_score", "judge", b"judge", "passed", b"passed", "unverified_reason", b"unverified_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__identity_score: _TypeAlias = _typing.Literal["identity_score"]  # noqa: Y015
+    _WhichOneofArgType__identity_score: _TypeAlias = _typing.Literal["_identity_score", b"_identity_score"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__identity_score) -> _WhichOneofReturnType__identity_score | None: ...
+
+Global___Verification: _TypeAlias = Verification  # noqa: Y015
+
+@_typing.final
+class Usage(_message.Message):
+    """What a result cost."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    MODEL_CALLS_FIELD_NUMBER: _builtins.int
+    INPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    OUTPUT_TOKENS_FIELD_NUMBER: _builtins.int
+    COST_MICROS_FIELD_NUMBER: _builtins.int
+    model_calls: _builtins.int
+    """Calls to the image model and the judge."""
+    input_tokens: _builtins.int
+    output_tokens: _builtins.int
+    cost_micros: _builtins.int
+    """In millionths of a US dollar, from the service's price table."""
+    def __init__(
+        self,
+        *,
+        model_calls: _builtins.int = ...,
+        input_tokens: _builtins.int = ...,
+        output_tokens: _builtins.int = ...,
+        cost_micros: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost_micros", b"cost_micros", "input_tokens", b"input_tokens", "model_calls", b"model_calls", "output_tokens", b"output_tokens"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Usage: _TypeAlias = Usage  # noqa: Y015
 
 @_typing.final
 class Sheet(_message.Message):
@@ -308,12 +451,20 @@ class Sheet(_message.Message):
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    BASE_VARIANT_FIELD_NUMBER: _builtins.int
+    STORY_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """projects/{project}/sheets/{sheet}"""
     story_style: _builtins.str
     image_style: _builtins.str
     actor: _builtins.str
     """The actor it was saved as (projects/{project}/actors/{actor}); empty while unsaved."""
+    base_variant: _builtins.str
+    """For a derived preview: the look it was drawn from
+    (projects/{project}/actors/{actor}/variants/{variant}); empty for a first sheet.
+    """
+    story: _builtins.str
+    """For a derived preview scoped to one story: projects/{project}/stories/{story}."""
     @_builtins.property
     def traits(self) -> Global___Traits: ...
     @_builtins.property
@@ -338,10 +489,12 @@ class Sheet(_message.Message):
         create_time: _timestamp_pb2.Timestamp | None = ...,
         expire_time: _timestamp_pb2.Timestamp | None = ...,
         actor: _builtins.str = ...,
+        base_variant: _builtins.str = ...,
+        story: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "expire_time", b"expire_time", "generation", b"generation", "image", b"image", "traits", b"traits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "create_time", b"create_time", "expire_time", b"expire_time", "generation", b"generation", "image", b"image", "image_style", b"image_style", "name", b"name", "story_style", b"story_style", "traits", b"traits"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "base_variant", b"base_variant", "create_time", b"create_time", "expire_time", b"expire_time", "generation", b"generation", "image", b"image", "image_style", b"image_style", "name", b"name", "story", b"story", "story_style", b"story_style", "traits", b"traits"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -579,6 +732,8 @@ class GenerateSheetRequest(_message.Message):
     IMAGE_STYLE_FIELD_NUMBER: _builtins.int
     TRAITS_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    IMAGE_SIZE_FIELD_NUMBER: _builtins.int
+    REQUIRE_VERIFIED_FIELD_NUMBER: _builtins.int
     parent: _builtins.str
     """projects/{project}"""
     story_style: _builtins.str
@@ -587,6 +742,12 @@ class GenerateSheetRequest(_message.Message):
     """An image style id from ListStyles."""
     request_id: _builtins.str
     """Optional idempotency key (a UUID): a retry with the same id returns the same sheet."""
+    image_size: Global___ImageSize.ValueType
+    """Optional; the model's default when unspecified."""
+    require_verified: _builtins.bool
+    """Refuse (FAILED_PRECONDITION, VERIFICATION_FAILED) rather than keep a drawing that failed
+    verification.
+    """
     @_builtins.property
     def traits(self) -> Global___Traits: ...
     def __init__(
@@ -597,14 +758,108 @@ class GenerateSheetRequest(_message.Message):
         image_style: _builtins.str = ...,
         traits: Global___Traits | None = ...,
         request_id: _builtins.str = ...,
+        image_size: Global___ImageSize.ValueType = ...,
+        require_verified: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["traits", b"traits"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["image_style", b"image_style", "parent", b"parent", "request_id", b"request_id", "story_style", b"story_style", "traits", b"traits"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["image_size", b"image_size", "image_style", b"image_style", "parent", b"parent", "request_id", b"request_id", "require_verified", b"require_verified", "story_style", b"story_style", "traits", b"traits"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GenerateSheetRequest: _TypeAlias = GenerateSheetRequest  # noqa: Y015
+
+@_typing.final
+class GenerateSheetsRequest(_message.Message):
+    """Request for GenerateSheets."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PARENT_FIELD_NUMBER: _builtins.int
+    STORY_STYLE_FIELD_NUMBER: _builtins.int
+    IMAGE_STYLE_FIELD_NUMBER: _builtins.int
+    TRAITS_FIELD_NUMBER: _builtins.int
+    BASE_VARIANT_FIELD_NUMBER: _builtins.int
+    TRAIT_CHANGES_FIELD_NUMBER: _builtins.int
+    STORY_FIELD_NUMBER: _builtins.int
+    CANDIDATE_COUNT_FIELD_NUMBER: _builtins.int
+    REQUIRE_VERIFIED_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    IMAGE_SIZE_FIELD_NUMBER: _builtins.int
+    parent: _builtins.str
+    """projects/{project}"""
+    story_style: _builtins.str
+    """A story style id from ListStyles; for a derived preview, the base look's when empty."""
+    image_style: _builtins.str
+    """An image style id from ListStyles; for a derived preview, the base look's when empty."""
+    base_variant: _builtins.str
+    """For a derived preview: the look to draw from, reference-first
+    (projects/{project}/actors/{actor}/variants/{variant}).
+    """
+    story: _builtins.str
+    """For a derived preview: projects/{project}/stories/{story} to scope the look to one story."""
+    candidate_count: _builtins.int
+    """How many candidates to draw at once: 1 to 4 (1 when 0)."""
+    require_verified: _builtins.bool
+    """Refuse (FAILED_PRECONDITION, VERIFICATION_FAILED) when no candidate passed verification."""
+    request_id: _builtins.str
+    """Optional idempotency key (a UUID): a retry with the same id returns the same sheets."""
+    image_size: Global___ImageSize.ValueType
+    """Optional; the model's default when unspecified."""
+    @_builtins.property
+    def traits(self) -> Global___Traits:
+        """The traits of a first sheet. Leave empty when base_variant is set."""
+
+    @_builtins.property
+    def trait_changes(self) -> Global___TraitChanges:
+        """For a derived preview: what changes; everything else, the face above all, stays."""
+
+    def __init__(
+        self,
+        *,
+        parent: _builtins.str = ...,
+        story_style: _builtins.str = ...,
+        image_style: _builtins.str = ...,
+        traits: Global___Traits | None = ...,
+        base_variant: _builtins.str = ...,
+        trait_changes: Global___TraitChanges | None = ...,
+        story: _builtins.str = ...,
+        candidate_count: _builtins.int = ...,
+        require_verified: _builtins.bool = ...,
+        request_id: _builtins.str = ...,
+        image_size: Global___ImageSize.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["trait_changes", b"trait_changes", "traits", b"traits"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_variant", b"base_variant", "candidate_count", b"candidate_count", "image_size", b"image_size", "image_style", b"image_style", "parent", b"parent", "request_id", b"request_id", "require_verified", b"require_verified", "story", b"story", "story_style", b"story_style", "trait_changes", b"trait_changes", "traits", b"traits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GenerateSheetsRequest: _TypeAlias = GenerateSheetsRequest  # noqa: Y015
+
+@_typing.final
+class GenerateSheetsResponse(_message.Message):
+    """Response of GenerateSheets."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHEETS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def sheets(self) -> _containers.RepeatedCompositeFieldContainer[Global___Sheet]:
+        """Best first: the ones that passed verification, then by identity score."""
+
+    def __init__(
+        self,
+        *,
+        sheets: _abc.Iterable[Global___Sheet] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["sheets", b"sheets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GenerateSheetsResponse: _TypeAlias = GenerateSheetsResponse  # noqa: Y015
 
 @_typing.final
 class GetSheetRequest(_message.Message):
@@ -875,6 +1130,9 @@ class BranchVariantRequest(_message.Message):
     TRAIT_CHANGES_FIELD_NUMBER: _builtins.int
     STORY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    SHEET_FIELD_NUMBER: _builtins.int
+    REQUIRE_VERIFIED_FIELD_NUMBER: _builtins.int
+    IMAGE_SIZE_FIELD_NUMBER: _builtins.int
     base_variant: _builtins.str
     """The look to branch from: projects/{project}/actors/{actor}/variants/{variant}"""
     display_name: _builtins.str
@@ -887,6 +1145,17 @@ class BranchVariantRequest(_message.Message):
     """Optional: projects/{project}/stories/{story} to scope the new look to one story."""
     request_id: _builtins.str
     """Optional idempotency key (a UUID)."""
+    sheet: _builtins.str
+    """Optional: a derived preview of base_variant from GenerateSheets
+    (projects/{project}/sheets/{sheet}) to commit as the new look, with no new drawing. It must
+    have been drawn from base_variant; its changes, styles and story become the look's.
+    """
+    require_verified: _builtins.bool
+    """Refuse (FAILED_PRECONDITION, VERIFICATION_FAILED) rather than keep a drawing that failed
+    verification.
+    """
+    image_size: Global___ImageSize.ValueType
+    """Optional; the model's default when unspecified."""
     @_builtins.property
     def trait_changes(self) -> Global___TraitChanges:
         """What changes; everything else, the face above all, stays."""
@@ -901,10 +1170,13 @@ class BranchVariantRequest(_message.Message):
         trait_changes: Global___TraitChanges | None = ...,
         story: _builtins.str = ...,
         request_id: _builtins.str = ...,
+        sheet: _builtins.str = ...,
+        require_verified: _builtins.bool = ...,
+        image_size: Global___ImageSize.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["trait_changes", b"trait_changes"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_variant", b"base_variant", "display_name", b"display_name", "image_style", b"image_style", "request_id", b"request_id", "story", b"story", "story_style", b"story_style", "trait_changes", b"trait_changes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["base_variant", b"base_variant", "display_name", b"display_name", "image_size", b"image_size", "image_style", b"image_style", "request_id", b"request_id", "require_verified", b"require_verified", "sheet", b"sheet", "story", b"story", "story_style", b"story_style", "trait_changes", b"trait_changes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

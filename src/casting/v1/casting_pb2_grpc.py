@@ -47,6 +47,11 @@ class CastingServiceStub:
                 request_serializer=casting_dot_v1_dot_casting__pb2.GenerateSheetRequest.SerializeToString,
                 response_deserializer=casting_dot_v1_dot_casting__pb2.Sheet.FromString,
                 _registered_method=True)
+        self.GenerateSheets = channel.unary_unary(
+                '/casting.v1.CastingService/GenerateSheets',
+                request_serializer=casting_dot_v1_dot_casting__pb2.GenerateSheetsRequest.SerializeToString,
+                response_deserializer=casting_dot_v1_dot_casting__pb2.GenerateSheetsResponse.FromString,
+                _registered_method=True)
         self.GetSheet = channel.unary_unary(
                 '/casting.v1.CastingService/GetSheet',
                 request_serializer=casting_dot_v1_dot_casting__pb2.GetSheetRequest.SerializeToString,
@@ -142,6 +147,15 @@ class CastingServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GenerateSheets(self, request, context):
+        """Draws 1-4 verified candidate sheets at once, best first: a first sheet from traits, or a
+        derived preview of an existing look (base_variant + trait_changes) to commit with
+        BranchVariant. Nothing is in the library until SaveActor or BranchVariant.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetSheet(self, request, context):
         """Gets a preview sheet; expired sheets are NOT_FOUND.
         """
@@ -152,6 +166,7 @@ class CastingServiceServicer:
     def SaveActor(self, request, context):
         """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet.
         The actor is approved: someone chose the preview.
+        A derived preview is refused (BranchVariant commits those).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -195,7 +210,8 @@ class CastingServiceServicer:
 
     def BranchVariant(self, request, context):
         """Makes a new look from an existing one: the base look's sheet is the identity reference
-        and only the requested changes may differ.
+        and only the requested changes may differ. With `sheet`, commits a derived preview from
+        GenerateSheets instead of drawing; a first sheet is refused (SaveActor takes those).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -266,6 +282,11 @@ def add_CastingServiceServicer_to_server(servicer, server):
                     servicer.GenerateSheet,
                     request_deserializer=casting_dot_v1_dot_casting__pb2.GenerateSheetRequest.FromString,
                     response_serializer=casting_dot_v1_dot_casting__pb2.Sheet.SerializeToString,
+            ),
+            'GenerateSheets': grpc.unary_unary_rpc_method_handler(
+                    servicer.GenerateSheets,
+                    request_deserializer=casting_dot_v1_dot_casting__pb2.GenerateSheetsRequest.FromString,
+                    response_serializer=casting_dot_v1_dot_casting__pb2.GenerateSheetsResponse.SerializeToString,
             ),
             'GetSheet': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSheet,
@@ -398,6 +419,33 @@ class CastingService:
             '/casting.v1.CastingService/GenerateSheet',
             casting_dot_v1_dot_casting__pb2.GenerateSheetRequest.SerializeToString,
             casting_dot_v1_dot_casting__pb2.Sheet.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GenerateSheets(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/casting.v1.CastingService/GenerateSheets',
+            casting_dot_v1_dot_casting__pb2.GenerateSheetsRequest.SerializeToString,
+            casting_dot_v1_dot_casting__pb2.GenerateSheetsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -52,11 +52,17 @@ class CastingServiceStub:
     """Lists the story and image styles a sheet can be drawn in."""
     GenerateSheet: _grpc.UnaryUnaryMultiCallable[_casting_pb2.GenerateSheetRequest, _casting_pb2.Sheet]
     """Draws a preview sheet from traits. The sheet is not in the library until SaveActor."""
+    GenerateSheets: _grpc.UnaryUnaryMultiCallable[_casting_pb2.GenerateSheetsRequest, _casting_pb2.GenerateSheetsResponse]
+    """Draws 1-4 verified candidate sheets at once, best first: a first sheet from traits, or a
+    derived preview of an existing look (base_variant + trait_changes) to commit with
+    BranchVariant. Nothing is in the library until SaveActor or BranchVariant.
+    """
     GetSheet: _grpc.UnaryUnaryMultiCallable[_casting_pb2.GetSheetRequest, _casting_pb2.Sheet]
     """Gets a preview sheet; expired sheets are NOT_FOUND."""
     SaveActor: _grpc.UnaryUnaryMultiCallable[_casting_pb2.SaveActorRequest, _casting_pb2.Actor]
     """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet.
     The actor is approved: someone chose the preview.
+    A derived preview is refused (BranchVariant commits those).
     """
     ImportActor: _grpc.UnaryUnaryMultiCallable[_casting_pb2.ImportActorRequest, _casting_pb2.Actor]
     """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look ("Imported",
@@ -72,7 +78,8 @@ class CastingServiceStub:
     """Deletes an actor and all its looks."""
     BranchVariant: _grpc.UnaryUnaryMultiCallable[_casting_pb2.BranchVariantRequest, _casting_pb2.Variant]
     """Makes a new look from an existing one: the base look's sheet is the identity reference
-    and only the requested changes may differ.
+    and only the requested changes may differ. With `sheet`, commits a derived preview from
+    GenerateSheets instead of drawing; a first sheet is refused (SaveActor takes those).
     """
     GetVariant: _grpc.UnaryUnaryMultiCallable[_casting_pb2.GetVariantRequest, _casting_pb2.Variant]
     """Gets one look."""
@@ -103,11 +110,17 @@ class CastingServiceAsyncStub(CastingServiceStub):
     """Lists the story and image styles a sheet can be drawn in."""
     GenerateSheet: _aio.UnaryUnaryMultiCallable[_casting_pb2.GenerateSheetRequest, _casting_pb2.Sheet]  # type: ignore[assignment]
     """Draws a preview sheet from traits. The sheet is not in the library until SaveActor."""
+    GenerateSheets: _aio.UnaryUnaryMultiCallable[_casting_pb2.GenerateSheetsRequest, _casting_pb2.GenerateSheetsResponse]  # type: ignore[assignment]
+    """Draws 1-4 verified candidate sheets at once, best first: a first sheet from traits, or a
+    derived preview of an existing look (base_variant + trait_changes) to commit with
+    BranchVariant. Nothing is in the library until SaveActor or BranchVariant.
+    """
     GetSheet: _aio.UnaryUnaryMultiCallable[_casting_pb2.GetSheetRequest, _casting_pb2.Sheet]  # type: ignore[assignment]
     """Gets a preview sheet; expired sheets are NOT_FOUND."""
     SaveActor: _aio.UnaryUnaryMultiCallable[_casting_pb2.SaveActorRequest, _casting_pb2.Actor]  # type: ignore[assignment]
     """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet.
     The actor is approved: someone chose the preview.
+    A derived preview is refused (BranchVariant commits those).
     """
     ImportActor: _aio.UnaryUnaryMultiCallable[_casting_pb2.ImportActorRequest, _casting_pb2.Actor]  # type: ignore[assignment]
     """Makes an actor from an uploaded picture (PNG, JPEG or WebP); its default look ("Imported",
@@ -123,7 +136,8 @@ class CastingServiceAsyncStub(CastingServiceStub):
     """Deletes an actor and all its looks."""
     BranchVariant: _aio.UnaryUnaryMultiCallable[_casting_pb2.BranchVariantRequest, _casting_pb2.Variant]  # type: ignore[assignment]
     """Makes a new look from an existing one: the base look's sheet is the identity reference
-    and only the requested changes may differ.
+    and only the requested changes may differ. With `sheet`, commits a derived preview from
+    GenerateSheets instead of drawing; a first sheet is refused (SaveActor takes those).
     """
     GetVariant: _aio.UnaryUnaryMultiCallable[_casting_pb2.GetVariantRequest, _casting_pb2.Variant]  # type: ignore[assignment]
     """Gets one look."""
@@ -165,6 +179,17 @@ class CastingServiceServicer(metaclass=_abc_1.ABCMeta):
         """Draws a preview sheet from traits. The sheet is not in the library until SaveActor."""
 
     @_abc_1.abstractmethod
+    def GenerateSheets(
+        self,
+        request: _casting_pb2.GenerateSheetsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_casting_pb2.GenerateSheetsResponse, _abc.Awaitable[_casting_pb2.GenerateSheetsResponse]]:
+        """Draws 1-4 verified candidate sheets at once, best first: a first sheet from traits, or a
+        derived preview of an existing look (base_variant + trait_changes) to commit with
+        BranchVariant. Nothing is in the library until SaveActor or BranchVariant.
+        """
+
+    @_abc_1.abstractmethod
     def GetSheet(
         self,
         request: _casting_pb2.GetSheetRequest,
@@ -180,6 +205,7 @@ class CastingServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_casting_pb2.Actor, _abc.Awaitable[_casting_pb2.Actor]]:
         """Saves a preview sheet as a new actor whose default look ("Default", kind BASE) is the sheet.
         The actor is approved: someone chose the preview.
+        A derived preview is refused (BranchVariant commits those).
         """
 
     @_abc_1.abstractmethod
@@ -231,7 +257,8 @@ class CastingServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_casting_pb2.Variant, _abc.Awaitable[_casting_pb2.Variant]]:
         """Makes a new look from an existing one: the base look's sheet is the identity reference
-        and only the requested changes may differ.
+        and only the requested changes may differ. With `sheet`, commits a derived preview from
+        GenerateSheets instead of drawing; a first sheet is refused (SaveActor takes those).
         """
 
     @_abc_1.abstractmethod

@@ -26,7 +26,18 @@ from casting.adapters.sql.models import (
 )
 from casting.domain.model import Actor, Sheet, Variant, VariantKind
 from casting.domain.ports import IdempotencyRecord, Thumbnail
-from casting.domain.values import AgeRange, Gender, Image, Provenance, TraitChanges, Traits
+from casting.domain.values import (
+    NOT_VERIFIED_BEFORE,
+    AgeRange,
+    Gender,
+    Image,
+    Provenance,
+    TraitChanges,
+    Traits,
+    Usage,
+    Verification,
+    VerificationCheck,
+)
 
 _ENUM_TRAITS: dict[str, type[enum.Enum]] = {"gender": Gender, "age_range": AgeRange}
 
@@ -97,6 +108,8 @@ def _provenance_from_row(row: ProvenanceColumns) -> Provenance | None:
         prompt_sha256=row.prompt_sha256 or "",
         reference_image_ids=tuple(row.reference_image_ids or ()),
         duration_seconds=row.duration_seconds or 0.0,
+        verification=verification_from_document(row.verification),
+        usage=Usage(row.model_calls, row.input_tokens, row.output_tokens, row.cost_micros),
     )
 
 
@@ -107,6 +120,40 @@ def _write_provenance(row: ProvenanceColumns, provenance: Provenance | None) -> 
     row.prompt_sha256 = provenance.prompt_sha256 if provenance else None
     row.reference_image_ids = list(provenance.reference_image_ids) if provenance else None
     row.duration_seconds = provenance.duration_seconds if provenance else None
+    row.verification = verification_document(provenance.verification) if provenance else None
+    usage = provenance.usage if provenance else Usage()
+    row.model_calls = usage.model_calls
+    row.input_tokens = usage.input_tokens
+    row.output_tokens = usage.output_tokens
+    row.cost_micros = usage.cost_micros
+
+
+def verification_document(verification: Verification) -> dict[str, Any]:
+    """The verdict as the JSON the `verification` column keeps."""
+    return {
+        "passed": verification.passed,
+        "identity_score": verification.identity_score,
+        "checks": [{"rule": c.rule, "passed": c.passed, "detail": c.detail} for c in verification.checks],
+        "judge": verification.judge,
+        "draws": verification.draws,
+        "unverified_reason": verification.unverified_reason,
+    }
+
+
+def verification_from_document(document: dict[str, Any] | None) -> Verification:
+    """The verdict a `verification` column keeps; NULL (a row from before judging) is unverified."""
+    if document is None:
+        return Verification.unverified(NOT_VERIFIED_BEFORE)
+    return Verification(
+        passed=bool(document["passed"]),
+        identity_score=document.get("identity_score"),
+        checks=tuple(
+            VerificationCheck(c["rule"], bool(c["passed"]), c.get("detail", "")) for c in document["checks"]
+        ),
+        judge=document.get("judge", ""),
+        draws=int(document.get("draws", 1)),
+        unverified_reason=document.get("unverified_reason", ""),
+    )
 
 
 def variant_from_row(row: VariantRow) -> Variant:

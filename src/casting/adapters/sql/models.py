@@ -8,9 +8,11 @@ key of story_casts) and one idempotency record per request id.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -43,6 +45,7 @@ class Base(DeclarativeBase):
         datetime: UtcDateTime,
         dict[str, str]: JSON,
         list[str]: JSON,
+        dict[str, Any]: JSON,
     }
 
 
@@ -70,6 +73,13 @@ class ProvenanceColumns:
     prompt_sha256: Mapped[str | None] = mapped_column(String(64))
     reference_image_ids: Mapped[list[str] | None]
     duration_seconds: Mapped[float | None]
+    # The judge's verdict as a document (see mappers.py); NULL: kept before drawings were judged.
+    verification: Mapped[dict[str, Any] | None]
+    # What the drawing cost, judge included; 0 for rows kept before usage was recorded.
+    model_calls: Mapped[int] = mapped_column(server_default="0")
+    input_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    output_tokens: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    cost_micros: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 class ActorRow(Base):
