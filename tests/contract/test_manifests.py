@@ -4,13 +4,16 @@ service they run: the settings it knows, its ports, its drain, its database conn
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import PurePosixPath
 
 import kubernetes_validate
 import pytest
+from prometheus_client import CollectorRegistry
 
+from casting.server.metrics import Metrics
 from tests.support.image import image
-from tests.support.manifests import container, manifests, setting_names
+from tests.support.manifests import MANIFESTS, container, manifests, setting_names
 
 # Native grpc probes are GA from 1.27; the newest schemas kubernetes-validate ships are checked too.
 KUBERNETES_VERSIONS = ("1.27.0", kubernetes_validate.latest_version())
@@ -152,3 +155,18 @@ def test_the_most_replicas_a_rollout_can_run_fit_the_databases_connections() -> 
     assert replicas * per_replica + migration < POSTGRES_CONNECTIONS
     # The PodDisruptionBudget leaves a replica serving while a node drains.
     assert hpa["minReplicas"] - found.one("PodDisruptionBudget", "casting")["spec"]["maxUnavailable"] >= 1
+
+
+def test_the_runbook_names_only_metrics_the_service_exports_and_settings_it_reads() -> None:
+    runbook = (MANIFESTS.parent / "README.md").read_text()
+    registry = CollectorRegistry()
+    Metrics(registry)
+    # A labelled metric has no samples until it counts something: its family names it.
+    families = list(registry.collect())
+    exported = {family.name for family in families} | {
+        f"{family.name}_total" for family in families if family.type == "counter"
+    }
+    named = set(re.findall(r"\bcasting_[a-z_]+\b", runbook))
+    assert "casting_generations_total" in named
+    assert named - exported == set()
+    assert set(re.findall(r"\bCASTING_[A-Z_]+\b", runbook)) - set(setting_names()) == set()
