@@ -99,7 +99,7 @@ async def test_asks_for_one_9_16_image_with_the_references_first(
     assert "Mood: cheerful →" not in prompt
     assert (result.data, result.mime_type) == (fake.picture(), "image/png")
     assert (result.generator, result.model) == ("gemini", "gemini-2.5-flash-image")
-    assert result.prompt_version == "variant.v1"
+    assert result.prompt_version == "variant.v2"
     assert result.prompt_sha256 == hashlib.sha256(prompt.encode()).hexdigest()
 
 
@@ -111,7 +111,7 @@ async def test_a_sheet_is_drawn_from_the_prompt_alone(
     [body] = fake_gemini.requests
     assert fake_gemini.paths == ["/v1beta/models/gemini-other-image:generateContent"]
     assert body["contents"][0]["parts"] == [{"text": prompt_of(body)}]
-    assert (result.model, result.prompt_version) == ("gemini-other-image", "sheet.v1")
+    assert (result.model, result.prompt_version) == ("gemini-other-image", "sheet.v2")
 
 
 @pytest.mark.parametrize(

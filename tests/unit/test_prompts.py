@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import jinja2
@@ -33,11 +34,13 @@ EVERY_CHANGE = TraitChanges(
 )
 
 # The sha256 of each released template rendered for `sheet()` and `variant(EVERY_CHANGE)`.
-# A released prompt never changes (its version and hash are every image's provenance):
-# new wording goes in a new version file.
+# A released prompt never changes, nor goes (its version and hash are every image's
+# provenance): new wording goes in a new version file.
 RELEASED = {
     "sheet.v1": "aec43d82610ff6f5f34396a3a554af255862877c3e619cf6415ee47900e77e33",
     "variant.v1": "95da6fc3f1412b213ffa3db949a978bf82c41d0da6d2910f1db1b376518a2c03",
+    "sheet.v2": "8763f803f03a3d4202ecb1c2715c8d2fc2949799114906b4269456aecd37f225",
+    "variant.v2": "8a5141d3881be5c62d89976f82e6a5613d279259e00dc6d06a473cfe0ff6910f",
 }
 
 
@@ -68,12 +71,29 @@ def test_sheet_prompt_describes_every_trait_both_styles_and_the_layout(library: 
         "- Mood: cheerful",
         "- Other details: carries a sketchbook",
         "Story style: Thriller. Muted, cool palette, tense expressions.",
-        "Image style: Webtoon. Clean line art with cel shading.",
+        "Image style: Webtoon (Korean manhwa). Clean line art with cel shading.",
     ):
         assert line in text.splitlines()
     for rule in ("vertical 9:16", "full-body front view", "70%", "2–3 headshot insets", "plain background"):
         assert rule in text
     assert "No text, no watermark, no logo, no captions." in text
+
+
+@pytest.mark.parametrize("kind", [GenerationKind.SHEET, GenerationKind.VARIANT])
+def test_current_prompts_carry_the_seeds_pose_and_manhwa_wording(
+    library: PromptLibrary, kind: GenerationKind
+) -> None:
+    def rendered(image_style: Style) -> str:
+        spec = sheet() if kind is GenerationKind.SHEET else variant(TraitChanges(mood="wary"))
+        return library.render(replace(spec, image_style=image_style), reference_count=1).text
+
+    webtoon, anime = rendered(IMAGE), rendered(Style("anime", "Anime", "Large eyes, flat colour."))
+
+    pose = "standing in a neutral pose, arms relaxed, facing the viewer"
+    assert pose in webtoon and pose in anime
+    assert "Image style: Webtoon (Korean manhwa). Clean line art with cel shading." in webtoon.splitlines()
+    assert "Image style: Anime. Large eyes, flat colour." in anime.splitlines()
+    assert "manhwa" not in anime
 
 
 def test_empty_traits_are_left_out(library: PromptLibrary) -> None:
@@ -143,14 +163,15 @@ def test_rendering_is_stable_and_hashed(library: PromptLibrary) -> None:
     other = library.render(sheet(Traits(mood="calm")), reference_count=0)
 
     assert first == again
-    assert first.version == "sheet.v1"
+    assert first.version == "sheet.v2"
     assert first.sha256 == hashlib.sha256(first.text.encode()).hexdigest()
     assert other.sha256 != first.sha256
 
 
-@pytest.mark.parametrize(("spec", "version"), [(sheet(), "sheet.v1"), (variant(EVERY_CHANGE), "variant.v1")])
-def test_released_prompts_never_change(library: PromptLibrary, spec: GenerationSpec, version: str) -> None:
-    rendered = library.render(spec, reference_count=2)
+@pytest.mark.parametrize("version", RELEASED)
+def test_released_prompts_never_change(version: str) -> None:
+    spec = sheet() if version.startswith("sheet.") else variant(EVERY_CHANGE)
+    rendered = PromptLibrary(current={spec.kind: version}).render(spec, reference_count=2)
 
     assert rendered.version == version
     assert rendered.sha256 == RELEASED[version], f"{version} changed: add a new version instead"

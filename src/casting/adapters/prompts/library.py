@@ -21,8 +21,8 @@ from casting.domain.ports import GenerationKind, GenerationSpec
 from casting.domain.values import AgeRange, Gender, TraitChanges, Traits
 
 CURRENT: Mapping[GenerationKind, str] = {
-    GenerationKind.SHEET: "sheet.v1",
-    GenerationKind.VARIANT: "variant.v1",
+    GenerationKind.SHEET: "sheet.v2",
+    GenerationKind.VARIANT: "variant.v2",
 }
 
 _LABELS = {
