@@ -22,6 +22,8 @@ TABLES = {
     "idempotency_keys",
     "story_casts",
     "thumbnails",
+    "casting_operations",
+    "casting_role_outcomes",
 }
 
 

@@ -32,6 +32,10 @@ def image(project_id: str, image_id: str) -> str:
     return f"projects/{project_id}/images/{image_id}"
 
 
+def operation(project_id: str, operation_id: str) -> str:
+    return f"projects/{project_id}/operations/{operation_id}"
+
+
 def actor(project_id: str, actor_id: str) -> str:
     return f"projects/{project_id}/actors/{actor_id}"
 
@@ -109,6 +113,20 @@ def parse_image(value: str, field: str) -> ChildName:
 
 def parse_actor(value: str, field: str) -> ChildName:
     return _parse_child(value, field, "actors", _server_id)
+
+
+def parse_operation(value: str, field: str) -> ChildName:
+    return _parse_child(value, field, "operations", _server_id)
+
+
+def parse_operations(value: str, field: str) -> str:
+    """The project of an operations collection, `projects/{project}/operations` (ListOperations)."""
+    parts = value.split("/")
+    if len(parts) == 3 and parts[0] == "projects" and parts[2] == "operations":
+        pid = _owner_id(parts[1])
+        if pid:
+            return pid
+    raise _malformed(field, "projects/{project}/operations")
 
 
 def parse_variant(value: str, field: str) -> VariantName:

@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from casting.domain.model import Actor, Sheet
+from casting.domain.operations import CastingOperation, RoleOutcome
 from casting.domain.pagination import PageRequest
 from casting.domain.values import Image, ImageBytes, ImageFacts, Style, TraitChanges, Traits, Usage
 
@@ -127,6 +128,32 @@ class IdempotencyRepository(Protocol):
         under `key` (project, operation, request_id) when given; returns how many."""
 
 
+class OperationRepository(Protocol):
+    async def add(self, operation: CastingOperation) -> None: ...
+
+    async def get(
+        self, project: str, operation_id: str, *, for_update: bool = False
+    ) -> CastingOperation | None:
+        """The operation with its outcomes, or None (also for another project's)."""
+
+    async def list(self, project: str, page: PageRequest) -> builtins.list[CastingOperation]:
+        """Up to page.size + 1 operations after page.after, newest first."""
+
+    async def save(self, operation: CastingOperation) -> None:
+        """Stages a change of the operation's own fields (cancelled, update_time)."""
+
+    async def add_outcome(self, project: str, operation_id: str, outcome: RoleOutcome) -> None:
+        """Stages a role's outcome; a second outcome for the same role makes the commit a Conflict."""
+
+    async def delete(self, project: str, operation_id: str) -> None: ...
+
+    async def delete_expired(self, now: datetime) -> int:
+        """Stages the removal of every operation expired at `now`; returns how many."""
+
+    async def unfinished(self) -> builtins.list[CastingOperation]:
+        """Every operation, of any project, not cancelled and with a role lacking an outcome."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls back."""
 
@@ -135,6 +162,7 @@ class UnitOfWork(Protocol):
     images: ImageRepository
     idempotency: IdempotencyRepository
     thumbnails: ThumbnailRepository
+    operations: OperationRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -227,6 +255,15 @@ class Thumbnailer(Protocol):
     def shrink(self, data: bytes, width: int) -> tuple[bytes, ImageFacts]:
         """The image `width` pixels wide (never wider than it was), its aspect kept, encoded
         small; the same bytes in give the same bytes out."""
+
+
+class CastingEngine(Protocol):
+    """Runs the steps of story castings: one step per role, keyed by (operation, role), each run
+    to completion at least once even when the process running it dies. A step is idempotent, so
+    a step that runs again makes nothing twice."""
+
+    async def enqueue(self, project: str, operation_id: str, roles: builtins.list[int]) -> None:
+        """Schedules these roles' steps; a role already scheduled is not scheduled twice."""
 
 
 class Clock(Protocol):

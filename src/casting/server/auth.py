@@ -27,6 +27,7 @@ from typing import Any
 
 import grpc
 import yaml
+from google.longrunning import operations_pb2
 from google.rpc import code_pb2
 
 from casting.domain import names
@@ -39,6 +40,9 @@ from casting.v1 import casting_pb2
 log = logging.getLogger("casting.auth")
 
 SERVICE = casting_pb2.DESCRIPTOR.services_by_name["CastingService"]
+# CastStory's operations are guarded like the rest: their names carry the project.
+OPERATIONS = operations_pb2.DESCRIPTOR.services_by_name["Operations"]
+_GUARDED = tuple(f"/{service.full_name}/" for service in (SERVICE, OPERATIONS))
 EVERY_PROJECT = "*"
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 _BEARER = re.compile(r"bearer[ \t]+(\S+)[ \t]*", re.IGNORECASE)
@@ -150,6 +154,7 @@ def _child_project(parse: Callable[[str, str], Any]) -> Parser:
 
 
 _story_project = _child_project(names.parse_story)
+_operation_project = _child_project(names.parse_operation)
 
 
 # Every resource name each RPC carries, as (field path, parser to its project, required). An
@@ -182,12 +187,16 @@ _NAMES: dict[str, tuple[tuple[str, Parser, bool], ...]] = {
     "ReadImage": (("name", _child_project(names.parse_image), True),),
     # Each role's actor must be of the story's project: the use-case finds it there or not at all.
     "CastStory": (("story", _story_project, True),),
+    "GetOperation": (("name", _operation_project, True),),
+    "ListOperations": (("name", names.parse_operations, True),),
+    "WaitOperation": (("name", _operation_project, True),),
+    "CancelOperation": (("name", _operation_project, True),),
+    "DeleteOperation": (("name", _operation_project, True),),
 }
 # A new RPC must say which names it carries before the server starts, or nobody could call it.
-if set(SERVICE.methods_by_name) != set(_NAMES):
-    raise RuntimeError(
-        f"auth does not know the names of {sorted(set(SERVICE.methods_by_name) ^ set(_NAMES))}"
-    )
+_METHODS = set(SERVICE.methods_by_name) | set(OPERATIONS.methods_by_name)
+if set(_NAMES) != _METHODS:
+    raise RuntimeError(f"auth does not know the names of {sorted(_METHODS ^ set(_NAMES))}")
 
 
 def projects_of(method_name: str, request: Any) -> set[str]:
@@ -203,7 +212,7 @@ def projects_of(method_name: str, request: Any) -> set[str]:
 
 
 class TokenAuthInterceptor(AroundInterceptor):
-    """Bearer tokens for CastingService (`authorization: Bearer <token>`): UNAUTHENTICATED
+    """Bearer tokens for CastingService and its Operations (`authorization: Bearer <token>`): UNAUTHENTICATED
     without a known token, PERMISSION_DENIED for a project the token may not use (decided from
     the names alone, before anything is looked up). Health and reflection stay open."""
 
@@ -216,7 +225,7 @@ class TokenAuthInterceptor(AroundInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        if not handler_call_details.method.startswith(f"/{SERVICE.full_name}/"):
+        if not handler_call_details.method.startswith(_GUARDED):
             return await continuation(handler_call_details)
         return await super().intercept_service(continuation, handler_call_details)
 

@@ -24,6 +24,7 @@ from casting.adapters.sql.engine import create_engine, create_session_factory
 from casting.adapters.sql.tracing import trace_statements
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.adapters.system import SystemClock, UuidFactory
+from casting.adapters.tasks.in_process import InProcessEngine
 from casting.adapters.thumbnails import PillowThumbnailer
 from casting.domain.ports import ImageGenerator
 from casting.domain.usecases.actors import (
@@ -40,10 +41,21 @@ from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
 from casting.domain.usecases.painting import SheetPainter
 from casting.domain.usecases.sheets import GenerateSheet, GetSheet
+from casting.domain.usecases.story_casting import (
+    CancelOperation,
+    CastRole,
+    DeleteOperation,
+    GetOperation,
+    ListOperations,
+    ResumeCasting,
+    StartCastStory,
+    WaitOperation,
+)
 from casting.domain.usecases.styles import ListStyles
 from casting.domain.usecases.thumbnails import ReadThumbnail
 from casting.domain.usecases.variants import BranchVariant, DeleteVariant, GetVariant, UpdateVariant
 from casting.server.metrics import Metrics, metrics_endpoint
+from casting.server.operations import OperationsServicer
 from casting.server.servicer import CastingServicer
 from casting.server.settings import Settings
 from casting.server.tracing import exporters_from_environment, tracer_provider
@@ -191,6 +203,41 @@ class Container(containers.DeclarativeContainer):
     )
     collect_interval = providers.Callable(timedelta, seconds=settings.provided.collect_interval_seconds)
 
+    # CastStory: an operation per call, its roles' steps run by the casting engine.
+    cast_role = providers.Singleton(
+        CastRole,
+        uow=uow.provider,
+        generate_sheet=generate_sheet,
+        save_actor=save_actor,
+        branch_variant=branch_variant,
+        cast_variant=cast_variant,
+        clock=clock,
+    )
+    # Where the steps run; `running` closes it (steps under way resume at the next start).
+    casting_engine = providers.Singleton(
+        InProcessEngine, step=cast_role, workers=settings.provided.cast_workers
+    )
+    operation_ttl = providers.Callable(timedelta, seconds=settings.provided.operation_ttl_seconds)
+    cast_story = providers.Singleton(
+        StartCastStory,
+        uow=uow.provider,
+        engine=casting_engine,
+        idempotency=idempotency,
+        ids=ids,
+        clock=clock,
+        operation_ttl=operation_ttl,
+    )
+    resume_casting = providers.Singleton(ResumeCasting, uow=uow.provider, engine=casting_engine)
+    get_operation = providers.Singleton(GetOperation, uow=uow.provider, clock=clock)
+    operations_servicer = providers.Singleton(
+        OperationsServicer,
+        get_operation=get_operation,
+        list_operations=providers.Singleton(ListOperations, uow=uow.provider, clock=clock),
+        wait_operation=providers.Singleton(WaitOperation, get=get_operation),
+        cancel_operation=providers.Singleton(CancelOperation, uow=uow.provider, clock=clock),
+        delete_operation=providers.Singleton(DeleteOperation, uow=uow.provider, clock=clock),
+    )
+
     servicer = providers.Singleton(
         CastingServicer,
         list_styles=list_styles,
@@ -209,6 +256,7 @@ class Container(containers.DeclarativeContainer):
         cast_variant=cast_variant,
         list_story_cast=list_story_cast,
         read_image=read_image,
+        cast_story=cast_story,
     )
 
 

@@ -13,6 +13,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from casting.domain import errors
+from casting.domain.operations import RoleFailure
 
 DOMAIN = "casting.webtoon"
 UNAVAILABLE_RETRY_SECONDS = 5.0
@@ -78,6 +79,20 @@ def to_status(error: errors.DomainError) -> grpc.Status:
     elif isinstance(error, errors.UpstreamUnavailable | errors.StorageUnavailable):
         details.append(_retry_after(UNAVAILABLE_RETRY_SECONDS))
     return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))
+
+
+_CODES_BY_KIND = {kind.__name__: code for kind, code in _CODES}
+
+
+def failure_status(failure: RoleFailure) -> status_pb2.Status:
+    """A failed role's status, as its error would have been answered (INTERNAL for a bug)."""
+    code = _CODES_BY_KIND.get(failure.kind)
+    if code is None:
+        code, reason, message = code_pb2.INTERNAL, "INTERNAL", "internal error"
+    else:
+        reason, message = failure.reason, failure.message
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
+    return status_pb2.Status(code=code, message=message, details=[_packed(info)])
 
 
 def plain_status(code: int, reason: str, message: str) -> grpc.Status:

@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import grpc
+from google.longrunning import operations_pb2_grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -19,6 +20,7 @@ from casting.server.auth import auth_interceptors, server_credentials
 from casting.server.console.app import serving_console
 from casting.server.container import Container, opened
 from casting.server.interceptors import ErrorInterceptor, OutcomeInterceptor, access_log
+from casting.server.operations import SERVICE_NAME as OPERATIONS_SERVICE_NAME
 from casting.server.tracing import tracing_interceptors
 from casting.v1 import casting_pb2, casting_pb2_grpc
 
@@ -73,10 +75,11 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
             ],
         )
         casting_pb2_grpc.add_CastingServiceServicer_to_server(container.servicer(), server)
+        operations_pb2_grpc.add_OperationsServicer_to_server(container.operations_servicer(), server)
         health_servicer = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
         reflection.enable_server_reflection(
-            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            (SERVICE_NAME, OPERATIONS_SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
         )
         address, credentials = f"{settings.host}:{settings.port}", server_credentials(settings)
         if credentials is None:
@@ -90,9 +93,13 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
             health_pb2_grpc.add_HealthServicer_to_server(health_servicer, live.probes)
             live.health_port = live.probes.add_insecure_port(f"{settings.host}:{settings.health_port}")
             await live.probes.start()
-        for service in ("", SERVICE_NAME):
+        for service in ("", SERVICE_NAME, OPERATIONS_SERVICE_NAME):
             await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info("casting serving on port %d with the %s generator", port, settings.chosen_generator)
+        # Roles a stopped or crashed process left without an outcome go back to the engine.
+        resumed = await container.resume_casting()()
+        if resumed:
+            log.info("resumed %d unfinished casting operations", resumed)
         # Garbage collection in the background; an interval of 0 leaves it to `casting collect`.
         collecting = (
             asyncio.create_task(container.collect_garbage().every(container.collect_interval()))
@@ -107,6 +114,7 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
                 collecting.cancel()
                 await asyncio.wait([collecting])
             await live.stop(settings.grace_period_seconds)
+            await container.casting_engine().aclose()
 
 
 def freeze_startup_heap() -> None:

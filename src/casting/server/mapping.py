@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
+from google.longrunning import operations_pb2
+from google.protobuf.any_pb2 import Any as AnyMessage
 from google.protobuf.duration_pb2 import Duration
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
+from google.rpc import code_pb2, status_pb2
 
 from casting.domain import names
 from casting.domain.errors import InvalidInput
 from casting.domain.model import Actor, Sheet, VariantKind
+from casting.domain.operations import CastingCall
+from casting.domain.usecases.story_casting import OperationView
 from casting.domain.usecases.views import ActorView, VariantView
 from casting.domain.values import (
     AgeRange,
@@ -23,6 +30,7 @@ from casting.domain.values import (
     Usage,
     Verification,
 )
+from casting.server.errors import failure_status
 from casting.v1 import casting_pb2 as pb
 
 _GENDERS = {
@@ -238,3 +246,70 @@ class ActorMessages:
         while len(self._mapped) > self._size:
             self._mapped.popitem(last=False)
         return message
+
+
+def casting_calls_from_proto(project: str, roles: Iterable[pb.CastingCall]) -> tuple[CastingCall, ...]:
+    """The roles of a CastStoryRequest; a reused actor must be of the story's project."""
+    calls = []
+    for index, message in enumerate(roles):
+        at = f"roles[{index}]"
+        actor_id, traits = None, None
+        if message.WhichOneof("who") == "actor":
+            actor = names.parse_actor(message.actor, f"{at}.actor")
+            if actor.project != project:
+                raise InvalidInput.field(f"{at}.actor", f"must be an actor of {names.project(project)}")
+            actor_id = actor.id
+        elif message.WhichOneof("who") == "traits":
+            traits = traits_from_proto(message.traits, f"{at}.traits")
+        calls.append(
+            CastingCall(
+                role=message.role,
+                actor_id=actor_id,
+                traits=traits,
+                story_style=message.story_style,
+                image_style=message.image_style,
+                trait_changes=changes_from_proto(message.trait_changes, f"{at}.trait_changes"),
+                candidate_count=message.candidate_count,
+            )
+        )
+    return tuple(calls)
+
+
+def _packed(message: Message) -> AnyMessage:
+    packed = AnyMessage()
+    packed.Pack(message)
+    return packed
+
+
+def operation_to_proto(view: OperationView) -> operations_pb2.Operation:
+    """AIP-151: the metadata always; once done, the cast as the response, or CANCELLED."""
+    operation = view.operation
+    metadata = pb.CastStoryMetadata(
+        story=names.story(operation.project, operation.story),
+        roles_total=len(operation.calls),
+        roles_done=len(operation.outcomes),
+        failed=[pb.FailedRole(role=call.role, status=failure_status(f)) for call, f in operation.failures()],
+        create_time=timestamp(operation.create_time),
+        update_time=timestamp(operation.update_time),
+    )
+    message = operations_pb2.Operation(
+        name=names.operation(operation.project, operation.id),
+        metadata=_packed(metadata),
+        done=operation.done,
+    )
+    if operation.cancelled:
+        message.error.CopyFrom(
+            status_pb2.Status(code=code_pb2.CANCELLED, message="the operation was cancelled")
+        )
+    elif operation.done:
+        cast = [
+            pb.CastMember(
+                actor=member.look.actor.name,
+                actor_display_name=member.look.actor.display_name,
+                variant=variant_to_proto(member.look),
+                role=member.role,
+            )
+            for member in view.cast
+        ]
+        message.response.CopyFrom(_packed(pb.CastStoryResponse(cast=cast)))
+    return message

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from google.longrunning import operations_pb2
 from google.protobuf.empty_pb2 import Empty
 
 from casting.domain import names
@@ -24,6 +25,7 @@ from casting.domain.usecases.actors import (
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.images import ReadImage
 from casting.domain.usecases.sheets import GenerateSheet, GenerateSheetCommand, GetSheet
+from casting.domain.usecases.story_casting import CastStoryCommand, StartCastStory
 from casting.domain.usecases.styles import ListStyles
 from casting.domain.usecases.variants import (
     BranchVariant,
@@ -36,7 +38,9 @@ from casting.domain.usecases.variants import (
 from casting.server.mapping import (
     ActorMessages,
     actor_to_proto,
+    casting_calls_from_proto,
     changes_from_proto,
+    operation_to_proto,
     sheet_to_proto,
     style_to_proto,
     traits_from_proto,
@@ -104,6 +108,7 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
         cast_variant: CastVariant,
         list_story_cast: ListStoryCast,
         read_image: ReadImage,
+        cast_story: StartCastStory,
     ) -> None:
         self._list_styles = list_styles
         self._generate_sheet = generate_sheet
@@ -121,6 +126,7 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
         self._cast_variant = cast_variant
         self._list_story_cast = list_story_cast
         self._read_image = read_image
+        self._cast_story = cast_story
         self._actor_messages = ActorMessages()
 
     async def ListStyles(self, request: pb.ListStylesRequest, context: Context) -> pb.ListStylesResponse:
@@ -290,3 +296,13 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
                 first = False
             else:
                 yield pb.ReadImageResponse(data=chunk)
+
+    async def CastStory(self, request: pb.CastStoryRequest, context: Context) -> operations_pb2.Operation:
+        story = names.parse_story(request.story, "story")
+        command = CastStoryCommand(
+            project=story.project,
+            story=story.id,
+            calls=casting_calls_from_proto(story.project, request.roles),
+            request_id=request.request_id,
+        )
+        return operation_to_proto(await self._cast_story(command))

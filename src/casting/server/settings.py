@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     blob_grace_seconds: int = 3600
     collect_interval_seconds: float = 900.0  # 0: no collection in the server (`casting collect`)
     max_upload_bytes: int = 20 * 1024 * 1024
+    # CastStory: how long a finished or running operation can be read, and how many roles' steps
+    # one replica works on at once (model calls are capped apart, by max_concurrent_generations).
+    operation_ttl_seconds: int = 30 * 24 * 3600
+    cast_workers: int = 4
     # How long GetActor and GetVariant may answer from memory. This process's own writes show at
     # once; another replica's writes within this time. 0: every read goes to the database.
     actor_cache_seconds: float = 1.0

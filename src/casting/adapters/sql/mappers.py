@@ -17,14 +17,17 @@ from casting.adapters.sql.models import (
     CastRow,
     IdempotencyRow,
     ImageRow,
+    OperationRow,
     ProvenanceColumns,
     ReferenceImageRow,
+    RoleOutcomeRow,
     SheetRow,
     ThumbnailRow,
     VariantImageRow,
     VariantRow,
 )
 from casting.domain.model import Actor, Sheet, Variant, VariantKind
+from casting.domain.operations import CastingCall, CastingOperation, RoleFailure, RoleOutcome
 from casting.domain.ports import IdempotencyRecord, Thumbnail
 from casting.domain.values import (
     NOT_VERIFIED_BEFORE,
@@ -324,3 +327,71 @@ def thumbnail_from_row(row: ThumbnailRow) -> Thumbnail:
 
 def thumbnail_to_row(thumbnail: Thumbnail) -> ThumbnailRow:
     return ThumbnailRow(**asdict(thumbnail))
+
+
+def _call_to_json(call: CastingCall) -> dict[str, Any]:
+    return {
+        "role": call.role,
+        "actor_id": call.actor_id,
+        "traits": traits_to_json(call.traits) if call.traits is not None else None,
+        "story_style": call.story_style,
+        "image_style": call.image_style,
+        "trait_changes": trait_changes_to_json(call.trait_changes),
+        "candidate_count": call.candidate_count,
+    }
+
+
+def _call_from_json(data: Mapping[str, Any]) -> CastingCall:
+    return CastingCall(
+        role=data["role"],
+        actor_id=data["actor_id"],
+        traits=traits_from_json(data["traits"]) if data["traits"] is not None else None,
+        story_style=data["story_style"],
+        image_style=data["image_style"],
+        trait_changes=trait_changes_from_json(data["trait_changes"]),
+        candidate_count=data["candidate_count"],
+    )
+
+
+def operation_from_row(row: OperationRow) -> CastingOperation:
+    return CastingOperation(
+        id=row.id,
+        project=row.project,
+        story=row.story,
+        calls=tuple(_call_from_json(c) for c in row.calls),
+        create_time=row.create_time,
+        update_time=row.update_time,
+        expire_time=row.expire_time,
+        cancelled=row.cancelled,
+        outcomes={o.role_index: _outcome_from_row(o) for o in row.outcomes},
+    )
+
+
+def _outcome_from_row(row: RoleOutcomeRow) -> RoleOutcome:
+    failure = RoleFailure(**row.failure) if row.failure is not None else None
+    return RoleOutcome(row.role_index, row.actor_id, row.variant_id, failure, row.finish_time)
+
+
+def write_operation(row: OperationRow, operation: CastingOperation) -> None:
+    """The operation's own fields; outcomes are added one by one (outcome_to_row)."""
+    row.project = operation.project
+    row.id = operation.id
+    row.story = operation.story
+    row.calls = [_call_to_json(c) for c in operation.calls]
+    row.roles_total = len(operation.calls)
+    row.cancelled = operation.cancelled
+    row.create_time = operation.create_time
+    row.update_time = operation.update_time
+    row.expire_time = operation.expire_time
+
+
+def outcome_to_row(project: str, operation_id: str, outcome: RoleOutcome) -> RoleOutcomeRow:
+    return RoleOutcomeRow(
+        project=project,
+        operation_id=operation_id,
+        role_index=outcome.index,
+        actor_id=outcome.actor_id,
+        variant_id=outcome.variant_id,
+        failure=asdict(outcome.failure) if outcome.failure is not None else None,
+        finish_time=outcome.finish_time,
+    )

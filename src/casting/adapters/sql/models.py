@@ -15,6 +15,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     MetaData,
@@ -244,6 +245,51 @@ class ThumbnailRow(Base):
     mime_type: Mapped[str]
     height: Mapped[int]
     size_bytes: Mapped[int]
+
+
+class OperationRow(Base):
+    """A CastStory operation: the roles asked for (JSON, written once) and its state."""
+
+    __tablename__ = "casting_operations"
+
+    project: Mapped[str] = mapped_column(OWNER_ID, primary_key=True)
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    story: Mapped[str] = mapped_column(OWNER_ID)
+    calls: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    roles_total: Mapped[int]
+    cancelled: Mapped[bool]
+    create_time: Mapped[datetime]
+    update_time: Mapped[datetime]
+    expire_time: Mapped[datetime] = mapped_column(index=True)
+
+    outcomes: Mapped[list[RoleOutcomeRow]] = relationship(
+        lazy="raise", cascade="all, delete-orphan", passive_deletes=True, order_by="RoleOutcomeRow.role_index"
+    )
+
+    __table_args__ = (Index(None, "project", "create_time", "id"),)
+
+
+class RoleOutcomeRow(Base):
+    """What one role's step made, or why it failed: one row per (operation, role), so that a
+    step run twice cannot record twice."""
+
+    __tablename__ = "casting_role_outcomes"
+
+    project: Mapped[str] = mapped_column(OWNER_ID, primary_key=True)
+    operation_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    role_index: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    actor_id: Mapped[str | None] = mapped_column(ID)
+    variant_id: Mapped[str | None] = mapped_column(ID)
+    failure: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    finish_time: Mapped[datetime]
+
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["project", "operation_id"],
+            ["casting_operations.project", "casting_operations.id"],
+            ondelete="CASCADE",
+        ),
+    )
 
 
 # One default variant per character. Partial, so it is the database's last word on the domain

@@ -12,6 +12,7 @@ from casting.adapters.sql.actors import SqlActorRepository
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors, unavailable
 from casting.adapters.sql.idempotency import SqlIdempotencyRepository
 from casting.adapters.sql.images import SqlImageRepository
+from casting.adapters.sql.operations import SqlOperationRepository
 from casting.adapters.sql.sheets import SqlSheetRepository
 from casting.adapters.sql.thumbnails import SqlThumbnailRepository
 
@@ -27,6 +28,7 @@ class SqlUnitOfWork:
     images: SqlImageRepository
     idempotency: SqlIdempotencyRepository
     thumbnails: SqlThumbnailRepository
+    operations: SqlOperationRepository
 
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], recent: RecentActors | None = None
@@ -45,6 +47,7 @@ class SqlUnitOfWork:
         self.images = SqlImageRepository(session)
         self.idempotency = SqlIdempotencyRepository(session)
         self.thumbnails = SqlThumbnailRepository(session)
+        self.operations = SqlOperationRepository(session)
         return self
 
     async def __aexit__(

@@ -1,0 +1,1 @@
+"""Casting engines: where the steps of story castings run (domain.ports.CastingEngine)."""
