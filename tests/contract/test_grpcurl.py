@@ -5,10 +5,10 @@ command and the answer shown under it. Each command runs as written, with the RE
 `localhost:50051` made the live server's address and the README's ids swapped for the live ones.
 Each answer must hold what the README shows, read as a reader would read it:
 
-- a JSON answer holds every field shown, in the order shown, with the value shown; a line `…`
-  stands for fields or list items left out (a list without one shows all its items);
-- a text answer (list, describe, an error on stderr) holds the lines shown, in order, spaces
-  aside; a line `…` stands for lines left out;
+- a JSON answer has the fields shown, in the order shown, with the values shown; a line `…`
+  stands for fields or list items left out there (an object or list without one shows all);
+- a text answer (list, describe, an error on stderr) has the lines shown, in order, spaces
+  aside; a line `…` stands for lines left out there;
 - `…` inside a value stands for any text;
 - an id (a UUID) or a sha256 stands for the live value it first lines up with, and must be that
   same value wherever it shows again; `1a2b3c4d-…` is any id, or that id's live one once bound.
@@ -70,14 +70,13 @@ def readme_steps() -> list[Step]:
 
 
 def shown_documents(text: str) -> list[Any]:
-    """The README's shortened JSON answer as JSON: a line `…` becomes the item "…" in a list and
-    goes in an object."""
+    """The README's shortened JSON answer as JSON: a line `…` becomes the item "…" in a list, and
+    in an object a field named "…" and a number (several may be there)."""
     kept: list[str] = []
     open_brackets: list[str] = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines()):
         if line.strip() in (CUT, CUT + ","):
-            if open_brackets[-1] == "[":
-                kept.append(f'"{CUT}",')
+            kept.append(f'"{CUT}",' if open_brackets[-1] == "[" else f'"{CUT}{number}": null,')
             continue
         kept.append(line)
         _track_brackets(line, open_brackets)
@@ -97,13 +96,13 @@ def _track_brackets(line: str, open_brackets: list[str]) -> None:
 def matches(shown: Any, live: Any, bound: Bound) -> Bound | None:
     """`bound` with the ids `shown` binds, when `live` holds what `shown` shows; else None."""
     if isinstance(shown, dict):
-        if not isinstance(live, dict) or [key for key in live if key in shown] != list(shown):
+        names = [CUT if name.startswith(CUT) else name for name in shown]
+        if not isinstance(live, dict) or matches_items(names, list(live), bound) is None:
             return None
         found: Bound | None = bound
-        for key, value in shown.items():
-            if found is None or key not in live:
-                return None
-            found = matches(value, live[key], found)
+        for name, value in shown.items():
+            if not name.startswith(CUT):
+                found = None if found is None else matches(value, live[name], found)
         return found
     if isinstance(shown, list):
         return matches_items(shown, live, bound) if isinstance(live, list) else None
@@ -113,28 +112,15 @@ def matches(shown: Any, live: Any, bound: Bound) -> Bound | None:
 
 
 def matches_items(shown: list[Any], live: list[Any], bound: Bound) -> Bound | None:
-    if CUT not in shown:
-        if len(shown) != len(live):
-            return None
-        found: Bound | None = bound
-        for item, live_item in zip(shown, live, strict=True):
-            if found is None:
-                return None
-            found = matches(item, live_item, found)
-        return found
-    return in_order([item for item in shown if item != CUT], live, bound)
-
-
-def in_order(shown: list[Any], live: list[Any], bound: Bound) -> Bound | None:
-    """`shown` matched by items of `live` in the same order, others between them."""
+    """`live`'s items are `shown`'s, in order, where an item `…` stands for any run of items."""
     if not shown:
-        return bound
-    for index, item in enumerate(live):
-        first = matches(shown[0], item, bound)
-        rest = None if first is None else in_order(shown[1:], live[index + 1 :], first)
-        if rest is not None:
-            return rest
-    return None
+        return bound if not live else None
+    first, rest = shown[0], shown[1:]
+    if first == CUT:
+        skipped = (matches_items(rest, live[skip:], bound) for skip in range(len(live) + 1))
+        return next((found for found in skipped if found is not None), None)
+    found = matches(first, live[0], bound) if live else None
+    return None if found is None else matches_items(rest, live[1:], found)
 
 
 def matches_text(shown: str, live: str, bound: Bound) -> Bound | None:
@@ -254,13 +240,17 @@ async def test_readme_grpcurl_session(server: RunningServer) -> None:
 
 
 def test_an_answer_that_differs_from_the_readme_fails() -> None:
-    """The matching is no rubber stamp: a value, a missing field, an id bound twice all fail."""
-    shown = shown_documents('{\n  "name": "projects/p/actors/1a2b3c4d-0000-4000-8000-000000000001",\n  …\n}')
-    live = "projects/p/actors/9f8e7d6c-0000-4000-8000-00000000000f"
+    """The reading is no rubber stamp: another value, a field missing or not shown without a `…`,
+    an id bound twice all fail."""
+    readme_id, live_id = "1a2b3c4d-0000-4000-8000-000000000001", "9f8e7d6c-0000-4000-8000-00000000000f"
+    shown = shown_documents(f'{{\n  "name": "projects/p/actors/{readme_id}",\n  …\n}}')
+    live = f"projects/p/actors/{live_id}"
     bound = matches_items(shown, [{"name": live, "approved": True}], {})
-    assert bound == {"1a2b3c4d-0000-4000-8000-000000000001": live.rsplit("/", 1)[1]}
+    assert bound == {readme_id: live_id}
     assert matches_items(shown, [{"display_name": "Mina"}], {}) is None
-    assert matches_items(shown, [{"name": "projects/q/actors/" + live.rsplit("/", 1)[1]}], {}) is None
-    assert matches_text("1a2b3c4d-…/variants/…", live.rsplit("/", 1)[1] + "/variants/x", bound)
+    assert matches_items(shown, [{"name": f"projects/q/actors/{live_id}"}], {}) is None
+    whole = shown_documents(f'{{\n  "name": "projects/p/actors/{readme_id}"\n}}')
+    assert matches_items(whole, [{"name": live, "approved": True}], {}) is None
+    assert matches_text("1a2b3c4d-…/variants/…", f"{live_id}/variants/x", bound)
     assert matches_text("1a2b3c4d-…", "00000000-0000-4000-8000-00000000000f", bound) is None
-    assert matches_text("ffffffff-0000-4000-8000-000000000002", live.rsplit("/", 1)[1], bound) is None
+    assert matches_text("ffffffff-0000-4000-8000-000000000002", live_id, bound) is None
