@@ -130,6 +130,9 @@ class FakeActors(_Repository):
     async def get(self, project: str, actor_id: str, *, for_update: bool = False) -> Actor | None:
         return self._tables.actors.get((project, actor_id))
 
+    async def read(self, project: str, actor_id: str) -> Actor | None:
+        return self._tables.actors.get((project, actor_id))
+
     async def save(self, actor: Actor) -> None:
         self._tables.actors[(actor.project, actor.id)] = actor
 

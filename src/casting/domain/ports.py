@@ -48,6 +48,10 @@ class ActorRepository(Protocol):
         """The whole aggregate, or None (also for another project's actor). `for_update`
         locks it until the unit of work ends, where the database can."""
 
+    async def read(self, project: str, actor_id: str) -> Actor | None:
+        """The whole aggregate as `get` gives it, for a call that only reads: it is not to be
+        saved (a save checks against the version `get` read)."""
+
     async def save(self, actor: Actor) -> None:
         """Stages every change made to a loaded aggregate."""
 

@@ -1,20 +1,23 @@
-"""The actor repository: whole aggregates in a fixed number of queries, saved by sync."""
+"""The actor repository: whole aggregates in a fixed number of queries, saved by sync.
+
+`get` loads ORM rows, which save() then brings in line with the changed aggregate (and checks
+the version they were read at); `read` and the lists, for calls that change nothing, go straight
+to the tables (actor_reads.py)."""
 
 from __future__ import annotations
 
 import builtins
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.interfaces import LoaderOption
 
-from casting.adapters.sql import mappers
+from casting.adapters.sql import actor_reads, mappers
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors
 from casting.adapters.sql.models import (
     ActorRow,
-    CastRow,
     ReferenceImageRow,
     VariantImageRow,
     VariantRow,
@@ -56,11 +59,14 @@ class SqlActorRepository:
     async def get(self, project: str, actor_id: str, *, for_update: bool = False) -> Actor | None:
         query = _aggregates().where(ActorRow.id == actor_id, ActorRow.project == project)
         if for_update:
-            # Lock the character row only; the children are read by their own queries. A
-            # locked read must refresh a row this session already holds.
+            # Lock the character row only; the children are read by their own queries. A locked
+            # read must refresh a row this session already holds.
             query = query.with_for_update(of=ActorRow).execution_options(populate_existing=True)
         rows = await self._load(query)
         return mappers.actor_from_row(rows[0]) if rows else None
+
+    async def read(self, project: str, actor_id: str) -> Actor | None:
+        return await actor_reads.get(await self._session.connection(), project, actor_id)
 
     async def save(self, actor: Actor) -> None:
         row = await self._row(actor)
@@ -89,27 +95,10 @@ class SqlActorRepository:
 
     # `list` is a method of this class: annotations here spell the builtin `builtins.list`.
     async def list(self, project: str, where: ActorFilter, page: PageRequest) -> builtins.list[Actor]:
-        query = _aggregates().where(ActorRow.project == project)
-        if where.display_name is not None:
-            query = query.where(ActorRow.display_name == where.display_name)
-        if where.display_name_prefix is not None:
-            # autoescape: a name with % or _ is a literal prefix, not a pattern.
-            query = query.where(ActorRow.display_name.startswith(where.display_name_prefix, autoescape=True))
-        if where.approved is not None:
-            query = query.where(ActorRow.approved == where.approved)
-        return [mappers.actor_from_row(row) for row in await self._load(_page(query, page))]
+        return await actor_reads.list_actors(await self._session.connection(), project, where, page)
 
     async def list_cast(self, project: str, story: str, page: PageRequest) -> builtins.list[Actor]:
-        query = _aggregates().join(
-            CastRow,
-            and_(
-                CastRow.character_id == ActorRow.id,
-                CastRow.project == project,
-                CastRow.story_id == story,
-            ),
-        )
-        query = query.where(ActorRow.project == project)
-        return [mappers.actor_from_row(row) for row in await self._load(_page(query, page))]
+        return await actor_reads.list_cast(await self._session.connection(), project, story, page)
 
     async def _row(self, actor: Actor) -> ActorRow | None:
         """The row this unit of work read `actor` from, else the row as it is now."""
@@ -125,16 +114,3 @@ class SqlActorRepository:
 
 def _aggregates() -> Select[ActorRow]:
     return select(ActorRow).options(*_AGGREGATE)
-
-
-def _page(query: Select[ActorRow], page: PageRequest) -> Select[ActorRow]:
-    """Newest first, after the cursor; one row more than the page to tell if more follow."""
-    if page.after is not None:
-        created, last_id = page.after.create_time, page.after.id
-        query = query.where(
-            or_(
-                ActorRow.create_time < created,
-                and_(ActorRow.create_time == created, ActorRow.id < last_id),
-            )
-        )
-    return query.order_by(ActorRow.create_time.desc(), ActorRow.id.desc()).limit(page.size + 1)

@@ -73,6 +73,11 @@ def trait_changes_from_json(data: Mapping[str, str]) -> TraitChanges:
     return TraitChanges(**_traits_fields(data))
 
 
+# The images table's columns in the order of Image's fields: a Core read selects these and
+# builds an Image from them positionally.
+IMAGE_COLUMNS = tuple(f.name for f in fields(Image))
+
+
 def image_from_row(row: ImageRow) -> Image:
     return Image(
         id=row.id,
@@ -160,6 +165,13 @@ def verification_from_document(document: dict[str, Any] | None) -> Verification:
 
 
 def variant_from_row(row: VariantRow) -> Variant:
+    reference = image_from_row(row.reference_images[0].image) if row.reference_images else None
+    return variant_from_columns(row, reference, [image_from_row(link.image) for link in row.images])
+
+
+def variant_from_columns(row: Any, reference_image: Image | None, images: list[Image]) -> Variant:
+    """A look from its columns (an ORM row or a Core row of character_variants), its
+    reference image and its own images."""
     return Variant(
         id=row.id,
         actor_id=row.character_id,
@@ -171,8 +183,8 @@ def variant_from_row(row: VariantRow) -> Variant:
         traits=traits_from_json(row.traits),
         trait_changes=trait_changes_from_json(row.trait_changes),
         parent_id=row.parent_variant_id,
-        reference_image=(image_from_row(row.reference_images[0].image) if row.reference_images else None),
-        images=[image_from_row(link.image) for link in row.images],
+        reference_image=reference_image,
+        images=images,
         is_default=row.is_default,
         provenance=_provenance_from_row(row),
         create_time=row.create_time,
@@ -181,6 +193,12 @@ def variant_from_row(row: VariantRow) -> Variant:
 
 
 def actor_from_row(row: ActorRow) -> Actor:
+    casts = {cast.story_id: cast.variant_id for cast in row.casts}
+    return actor_from_columns(row, [variant_from_row(variant) for variant in row.variants], casts)
+
+
+def actor_from_columns(row: Any, variants: list[Variant], casts: dict[str, str]) -> Actor:
+    """An actor from its columns (an ORM row or a Core row of characters), looks and casts."""
     return Actor(
         id=row.id,
         project=row.project,
@@ -192,8 +210,8 @@ def actor_from_row(row: ActorRow) -> Actor:
         approved=row.approved,
         create_time=row.create_time,
         update_time=row.update_time,
-        variants=[variant_from_row(variant) for variant in row.variants],
-        casts={cast.story_id: cast.variant_id for cast in row.casts},
+        variants=variants,
+        casts=casts,
     )
 
 

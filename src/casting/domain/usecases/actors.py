@@ -230,7 +230,10 @@ async def read_actor(uow: Callable[[], UnitOfWork], recent: ActorCache, project:
 
     async def load() -> Actor:
         async with uow() as unit:
-            return await load_actor(unit, project, actor_id)
+            actor = await unit.actors.read(project, actor_id)
+        if actor is None:
+            raise NotFound("actor", names.actor(project, actor_id))
+        return actor
 
     return await recent.get(project, actor_id, load)
 

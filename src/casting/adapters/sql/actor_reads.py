@@ -1,0 +1,138 @@
+"""Actors read straight from the tables, for calls that only read (GetActor, ListActors,
+ListStoryCast): two Core statements a call, the actors with their casts, then their looks with
+their images, mapped to domain objects without building ORM rows first (a page of 50 actors of
+4 looks was ~900 of them, and most of the page's time)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from casting.adapters.sql.mappers import IMAGE_COLUMNS, actor_from_columns, variant_from_columns
+from casting.adapters.sql.models import (
+    ActorRow,
+    CastRow,
+    ImageRow,
+    ReferenceImageRow,
+    VariantImageRow,
+    VariantRow,
+)
+from casting.domain.model import Actor, Variant
+from casting.domain.pagination import PageRequest
+from casting.domain.ports import ActorFilter
+from casting.domain.values import Image
+
+_ACTORS = ActorRow.__table__
+_CASTS = CastRow.__table__
+_LOOKS = VariantRow.__table__
+_REFERENCE_LINKS = ReferenceImageRow.__table__
+_LINKS = VariantImageRow.__table__
+_REFERENCES = ImageRow.__table__.alias("reference")
+_IMAGES = ImageRow.__table__.alias("image")
+
+# A look's row: its columns, then its reference image's, then one of its own images'.
+_REFERENCE_AT = len(_LOOKS.c)
+_IMAGE_AT = _REFERENCE_AT + len(IMAGE_COLUMNS)
+_LOOKS_WITH_IMAGES = (
+    select(
+        *_LOOKS.c,
+        *(_REFERENCES.c[name].label(f"reference_{name}") for name in IMAGE_COLUMNS),
+        *(_IMAGES.c[name].label(f"image_{name}") for name in IMAGE_COLUMNS),
+    )
+    .select_from(
+        _LOOKS.outerjoin(
+            # The reference is the first of a look's reference list, as the aggregate reads it.
+            _REFERENCE_LINKS,
+            and_(_REFERENCE_LINKS.c.variant_id == _LOOKS.c.id, _REFERENCE_LINKS.c.position == 0),
+        )
+        .outerjoin(_REFERENCES, _REFERENCES.c.id == _REFERENCE_LINKS.c.image_id)
+        .outerjoin(_LINKS, _LINKS.c.variant_id == _LOOKS.c.id)
+        .outerjoin(_IMAGES, _IMAGES.c.id == _LINKS.c.image_id)
+    )
+    .order_by(_LOOKS.c.create_time, _LOOKS.c.id, _LINKS.c.position)
+)
+
+
+async def get(connection: AsyncConnection, project: str, actor_id: str) -> Actor | None:
+    actors = await _read(
+        connection, select(_ACTORS).where(_ACTORS.c.id == actor_id, _ACTORS.c.project == project)
+    )
+    return actors[0] if actors else None
+
+
+async def list_actors(
+    connection: AsyncConnection, project: str, where: ActorFilter, page: PageRequest
+) -> list[Actor]:
+    query = select(_ACTORS).where(_ACTORS.c.project == project)
+    if where.display_name is not None:
+        query = query.where(_ACTORS.c.display_name == where.display_name)
+    if where.display_name_prefix is not None:
+        # autoescape: a name with % or _ is a literal prefix, not a pattern.
+        query = query.where(_ACTORS.c.display_name.startswith(where.display_name_prefix, autoescape=True))
+    if where.approved is not None:
+        query = query.where(_ACTORS.c.approved == where.approved)
+    return await _read(connection, _page(query, page))
+
+
+async def list_cast(connection: AsyncConnection, project: str, story: str, page: PageRequest) -> list[Actor]:
+    cast_in_story = and_(
+        _CASTS.c.character_id == _ACTORS.c.id, _CASTS.c.project == project, _CASTS.c.story_id == story
+    )
+    query = select(_ACTORS).join(_CASTS, cast_in_story).where(_ACTORS.c.project == project)
+    return await _read(connection, _page(query, page))
+
+
+def _page(query: Select[Any], page: PageRequest) -> Select[Any]:
+    """Newest first, after the cursor; one row more than the page to tell if more follow."""
+    if page.after is not None:
+        created, last_id = page.after.create_time, page.after.id
+        query = query.where(
+            or_(
+                _ACTORS.c.create_time < created,
+                and_(_ACTORS.c.create_time == created, _ACTORS.c.id < last_id),
+            )
+        )
+    return query.order_by(_ACTORS.c.create_time.desc(), _ACTORS.c.id.desc()).limit(page.size + 1)
+
+
+async def _read(connection: AsyncConnection, actors: Select[Any]) -> list[Actor]:
+    """The actors `actors` selects (rows of characters), in its order, each with its casts and
+    looks: one statement for the actors and their casts, one for the looks and their images."""
+    chosen = actors.subquery("chosen")
+    with_casts = (
+        select(*chosen.c, _CASTS.c.story_id.label("cast_story"), _CASTS.c.variant_id.label("cast_variant"))
+        .select_from(chosen.outerjoin(_CASTS, _CASTS.c.character_id == chosen.c.id))
+        # A subquery's order is not kept: said again, newest first as every read lists them.
+        .order_by(chosen.c.create_time.desc(), chosen.c.id.desc())
+    )
+    rows = (await connection.execute(with_casts)).all()
+    if not rows:
+        return []
+    heads: dict[str, Any] = {}
+    casts: dict[str, dict[str, str]] = {}
+    for row in rows:
+        heads.setdefault(row.id, row)
+        story_casts = casts.setdefault(row.id, {})
+        if row.cast_story is not None:
+            story_casts[row.cast_story] = row.cast_variant
+    looks = await _looks(connection, list(heads))
+    return [
+        actor_from_columns(row, looks.get(actor_id, []), casts[actor_id]) for actor_id, row in heads.items()
+    ]
+
+
+async def _looks(connection: AsyncConnection, actor_ids: list[str]) -> dict[str, list[Variant]]:
+    """Each actor's looks, oldest first, with their reference image and own images in order."""
+    result = await connection.execute(_LOOKS_WITH_IMAGES.where(_LOOKS.c.character_id.in_(actor_ids)))
+    looks: dict[str, list[Variant]] = {}
+    look: Variant | None = None
+    for row in result:
+        if look is None or look.id != row.id:
+            reference = Image(*row[_REFERENCE_AT:_IMAGE_AT]) if row.reference_id is not None else None
+            look = variant_from_columns(row, reference, [])
+            looks.setdefault(look.actor_id, []).append(look)
+        if row.image_id is not None:
+            look.images.append(Image(*row[_IMAGE_AT:]))
+    return looks
