@@ -23,6 +23,7 @@ from casting.server.main import RunningServer
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.support.browser import free_port
+from tests.support.console import ConsoleClient, console_client
 
 PROJECT = "studio"
 
@@ -39,6 +40,12 @@ def container(container: Container) -> Container:
 async def http(server: RunningServer) -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(f"http://127.0.0.1:{server.console_port}") as session:
         yield session
+
+
+@pytest.fixture
+async def console(server: RunningServer) -> AsyncIterator[ConsoleClient]:
+    async with console_client(f"http://127.0.0.1:{server.console_port}") as client:
+        yield client
 
 
 async def a_sheet(stub: casting_pb2_grpc.CastingServiceStub) -> pb.Image:
@@ -135,7 +142,7 @@ async def test_an_image_of_another_project_and_an_unknown_width_are_refused(
 
 
 async def test_failures_are_pages_in_plain_words(
-    http: aiohttp.ClientSession, stub: casting_pb2_grpc.CastingServiceStub
+    console: ConsoleClient, stub: casting_pb2_grpc.CastingServiceStub
 ) -> None:
     sheet = await stub.GenerateSheet(
         pb.GenerateSheetRequest(parent=f"projects/{PROJECT}", story_style="comedy", image_style="chibi")
@@ -144,18 +151,17 @@ async def test_failures_are_pages_in_plain_words(
         pb.SaveActorRequest(parent=f"projects/{PROJECT}", sheet=sheet.name, display_name="Jun")
     )
     default = actor.variants[0].name.removeprefix(f"projects/{PROJECT}")
+    await console.page(f"/{actor.name}/delete")  # a page with a form: its CSRF token
 
     # The page disables this button; a hand-made post meets the domain's rule all the same.
-    async with http.post(f"/projects/{PROJECT}{default}/delete") as response:
+    async with await console.post(f"/projects/{PROJECT}{default}/delete") as response:
         assert response.status == 409
         assert "The default look cannot be deleted." in await response.text()
-    async with http.get("/projects/Not_A_Project/actors") as response:
-        assert response.status == 400
-        assert "Project must be 1 to 63 lowercase letters" in await response.text()
-    async with http.get("/no/such/page") as response:
-        assert response.status == 404
-        assert "There is no such page." in await response.text()
-    async with http.post(
+    status, text = await console.page("/projects/Not_A_Project/actors")
+    assert (status, "Project must be 1 to 63 lowercase letters" in text) == (400, True)
+    status, text = await console.page("/no/such/page")
+    assert (status, "There is no such page." in text) == (404, True)
+    async with await console.post(
         f"/projects/{PROJECT}{default}/default", headers={"Origin": "http://elsewhere.example"}
     ) as response:
         assert response.status == 403

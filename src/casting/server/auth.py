@@ -8,6 +8,13 @@ The token file holds sha256 digests, never tokens, so it is no secret itself:
         token_sha256: 9f86d081884c7d65...    # hex sha256 of the token the caller sends
         projects: ["studio-1", "studio-2"]   # or ["*"]: every project
 
+The console also lets in people that a trusted proxy signed in (an OIDC proxy naming them in
+the header CASTING_CONSOLE_IDENTITY_HEADER); the same file says which projects each may use:
+
+    people:
+      - identity: mina@studio.example        # as the proxy names her
+        projects: ["studio-1"]
+
 It is read again whenever its modification time, size or inode changes, so tokens are added and
 revoked without a restart. A file that no longer parses keeps the last good tokens (an editor
 may be half-way through writing it) and is logged.
@@ -19,6 +26,7 @@ import hashlib
 import hmac
 import logging
 import re
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -62,6 +70,19 @@ def server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
     )
 
 
+def console_ssl_context(settings: Settings) -> ssl.SSLContext | None:
+    """The console's TLS on the same files as gRPC's (None: plaintext): TLS when gRPC has it, and
+    a client certificate required when gRPC requires one."""
+    if server_credentials(settings) is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(settings.tls_cert_file, settings.tls_key_file)
+    if settings.tls_client_ca_file:
+        context.load_verify_locations(settings.tls_client_ca_file)
+        context.verify_mode = ssl.CERT_REQUIRED
+    return context
+
+
 @dataclass(frozen=True, slots=True)
 class Grant:
     """One token (by digest) and the projects it may use."""
@@ -74,13 +95,28 @@ class Grant:
         return EVERY_PROJECT in self.projects or project in self.projects
 
 
-def parse_token_file(text: str) -> tuple[Grant, ...]:
+@dataclass(frozen=True, slots=True)
+class Access:
+    """What a token file allows: its tokens, and the people a trusted proxy names, by identity
+    (their grants carry no digest)."""
+
+    tokens: tuple[Grant, ...]
+    people: dict[str, Grant]
+
+
+def parse_token_file(text: str) -> Access:
     """The grants of a token file (YAML or JSON); ValueError says what is wrong with it."""
     document = yaml.safe_load(text)
     entries = document.get("tokens") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise ValueError("the file must be a mapping with a `tokens` list")
-    return tuple(_grant(entry, index) for index, entry in enumerate(entries))
+    people = document.get("people", [])
+    if not isinstance(people, list):
+        raise ValueError("`people` must be a list")
+    return Access(
+        tuple(_grant(entry, index) for index, entry in enumerate(entries)),
+        {person.name: person for person in (_person(entry, index) for index, entry in enumerate(people))},
+    )
 
 
 def _grant(entry: object, index: int) -> Grant:
@@ -90,6 +126,17 @@ def _grant(entry: object, index: int) -> Grant:
     digest = entry.get("token_sha256")
     if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest.lower()):
         raise ValueError(f"{where}.token_sha256 must be 64 hex digits")
+    return Grant(str(entry.get("name", where)), bytes.fromhex(digest), _projects(entry, where))
+
+
+def _person(entry: object, index: int) -> Grant:
+    where = f"people[{index}]"
+    if not isinstance(entry, dict) or not isinstance(entry.get("identity"), str) or not entry["identity"]:
+        raise ValueError(f"{where} must be a mapping with an `identity`")
+    return Grant(entry["identity"], b"", _projects(entry, where))
+
+
+def _projects(entry: dict[str, Any], where: str) -> frozenset[str]:
     projects = entry.get("projects")
     if not isinstance(projects, list) or not projects:
         raise ValueError(f"{where}.projects must be a non-empty list")
@@ -102,7 +149,7 @@ def _grant(entry: object, index: int) -> Grant:
             allowed.add(names.parse_project(f"projects/{project}", "projects"))
         except InvalidInput:
             raise ValueError(f"{where}.projects: {project!r} is not a project id") from None
-    return Grant(str(entry.get("name", where)), bytes.fromhex(digest), frozenset(allowed))
+    return frozenset(allowed)
 
 
 class TokenFile:
@@ -112,38 +159,49 @@ class TokenFile:
         self._path = path
         self._version = self._stat()
         # At start-up a bad file is the operator's mistake to see at once: it raises.
-        self._grants = parse_token_file(path.read_text())
+        self._access = parse_token_file(path.read_text())
 
     def _stat(self) -> tuple[int, int, int]:  # what changes when the file is edited or replaced
         stat = self._path.stat()
         return (stat.st_mtime_ns, stat.st_size, stat.st_ino)
 
     def grants(self) -> tuple[Grant, ...]:
+        return self._current().tokens
+
+    def _current(self) -> Access:
         try:
             version: tuple[int, int, int] | None = self._stat()
         except OSError:
             version = None  # gone, perhaps for a moment while it is replaced
         if version == self._version:
-            return self._grants
+            return self._access
         self._version = version  # each change is read (and complained about) once
         try:
             if version is None:
                 raise FileNotFoundError("the file is gone")
-            self._grants = parse_token_file(self._path.read_text())
-            log.info("reloaded %d tokens from %s", len(self._grants), self._path)
+            self._access = parse_token_file(self._path.read_text())
+            log.info("reloaded %d tokens from %s", len(self._access.tokens), self._path)
         except (OSError, ValueError, yaml.YAMLError) as error:
             log.error("keeping the last good tokens: cannot read %s: %s", self._path, error)
-        return self._grants
+        return self._access
 
     def grant_for(self, token: str) -> Grant | None:
         """The grant of a presented token. Every digest is compared, in constant time, so the
         time taken says nothing about which digests are close."""
-        presented = hashlib.sha256(token.encode()).digest()
+        return self.grant_with_digest(hashlib.sha256(token.encode()).digest())
+
+    def grant_with_digest(self, digest: bytes) -> Grant | None:
+        """The grant of the token with this digest, while the file still holds it (a console
+        session keeps the digest and asks again on every request, so revoking ends it)."""
         found = None
         for grant in self.grants():
-            if hmac.compare_digest(presented, grant.digest):
+            if hmac.compare_digest(digest, grant.digest):
                 found = grant
         return found
+
+    def person(self, identity: str) -> Grant | None:
+        """The grant of a person a trusted proxy names (the file's `people`)."""
+        return self._current().people.get(identity)
 
 
 Parser = Callable[[str, str], str]
@@ -258,8 +316,11 @@ class TokenAuthInterceptor(AroundInterceptor):
         return self._tokens.grant_for(bearer.group(1)) if bearer else None
 
 
-def auth_interceptors(settings: Settings) -> list[grpc.aio.ServerInterceptor]:
-    """The token interceptor when a token file is set; none otherwise (the embedded default)."""
-    if not settings.auth_tokens_file:
-        return []
-    return [TokenAuthInterceptor(TokenFile(Path(settings.auth_tokens_file)))]
+def token_file(settings: Settings) -> TokenFile | None:
+    """The operator's token file, when one is set (the embedded default has none)."""
+    return TokenFile(Path(settings.auth_tokens_file)) if settings.auth_tokens_file else None
+
+
+def auth_interceptors(tokens: TokenFile | None) -> list[grpc.aio.ServerInterceptor]:
+    """The token interceptor when there is a token file; none otherwise."""
+    return [TokenAuthInterceptor(tokens)] if tokens else []

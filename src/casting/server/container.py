@@ -54,6 +54,7 @@ from casting.domain.usecases.story_casting import (
 from casting.domain.usecases.styles import ListStyles
 from casting.domain.usecases.thumbnails import ReadThumbnail
 from casting.domain.usecases.variants import BranchVariant, DeleteVariant, GetVariant, UpdateVariant
+from casting.server.auth import token_file
 from casting.server.metrics import Metrics, metrics_endpoint
 from casting.server.operations import OperationsServicer
 from casting.server.servicer import CastingServicer
@@ -108,6 +109,8 @@ def _bounded(inner: ImageGenerator, max_concurrent: int, metrics: Metrics) -> Bo
 
 class Container(containers.DeclarativeContainer):
     settings = providers.Singleton(Settings)
+    # Read once and shared by gRPC and the console, so both see a revoked token at once.
+    token_file = providers.Singleton(token_file, settings=settings)
     clock = providers.Singleton(SystemClock)
     ids = providers.Singleton(UuidFactory)
 
@@ -142,7 +145,10 @@ class Container(containers.DeclarativeContainer):
         metrics=metrics,
     )
     metrics_port = providers.Resource(
-        metrics_endpoint, metrics=metrics, host=settings.provided.host, port=settings.provided.metrics_port
+        metrics_endpoint,
+        metrics=metrics,
+        host=settings.provided.metrics_host,
+        port=settings.provided.metrics_port,
     )
 
     keeper = providers.Singleton(ImageKeeper, blobs=blobs, ids=ids, clock=clock)

@@ -64,7 +64,7 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
                 ErrorInterceptor(),
                 *tracing_interceptors(container.tracing()),
                 OutcomeInterceptor(access_log, container.metrics().rpc_finished),
-                *auth_interceptors(settings),
+                *auth_interceptors(container.token_file()),
             ],
             options=[
                 ("grpc.max_receive_message_length", max_message),

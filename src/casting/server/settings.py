@@ -49,10 +49,27 @@ class Settings(BaseSettings):
     # A plaintext port that serves only gRPC health, for probes that cannot speak TLS (Kubernetes'
     # grpc probes); it reports what the main port's health does. 0: off.
     health_port: int = 0
-    # The Casting console (a web page for artists and writers): its port (0: off) and the
-    # project it opens on.
+    # /metrics has no login, so it listens on loopback unless the operator opens it.
+    metrics_host: str = "127.0.0.1"
+    # The Casting console (a web page for artists and writers): its address and port (0: off) and
+    # the project it opens on.
+    console_host: str = "127.0.0.1"
     console_port: int = 8080
     console_project: str = "studio"
+    # Host names the console answers to, comma-separated, besides localhost, 127.0.0.1, [::1] and
+    # console_host: any other Host header (a rebinding domain's) is refused.
+    console_allowed_hosts: str = ""
+    # A connection that sends no whole request head within this time of opening, or of its last
+    # answer, is closed (silent and one-byte-at-a-time sockets).
+    console_idle_timeout_seconds: float = 20.0
+    # The key sealing the console's session cookie (a Fernet key: 32 url-safe base64 bytes).
+    # Empty: a new key at each start, so a restart signs everyone out; replicas behind one
+    # address need the same key.
+    console_session_key: str = ""
+    # With a token file: the request header naming the person that a trusted proxy (an OIDC
+    # proxy such as oauth2-proxy) signed in, believed only from these peer addresses.
+    console_identity_header: str = ""
+    console_proxy_addresses: str = "127.0.0.1,::1"
     # Off by default: plaintext and open. A certificate turns on TLS, a client CA mutual TLS, a
     # token file bearer tokens (server/auth.py has its format).
     tls_cert_file: str = ""

@@ -11,6 +11,18 @@ from aiohttp import web
 from casting.domain.errors import InvalidInput
 from casting.server.console.forms import project_id
 
+# Methods that change nothing: no CSRF token, no Origin needed.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Refused(Exception):
+    """A request the console will not serve, with the page's status and plain words."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
 
 def project_of(request: web.Request) -> str:
     return project_id(request.match_info["project"])

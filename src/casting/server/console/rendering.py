@@ -13,6 +13,7 @@ from casting.domain.usecases.styles import ListStyles
 from casting.domain.usecases.thumbnails import THUMBNAIL_WIDTHS
 from casting.domain.values import Image
 from casting.server.console.forms import TRAIT_FIELDS, TRAIT_LABELS, described
+from casting.server.console.sessions import csrf_field, visit
 from casting.server.console.words import Said
 
 
@@ -34,6 +35,8 @@ _ENV.globals.update(
     sheet_of=sheet_of,
     small=THUMBNAIL_WIDTHS[0],
     large=THUMBNAIL_WIDTHS[1],
+    csrf_field=csrf_field,  # {{ csrf_field() }} in every form that posts (sessions.py)
+    viewer=lambda: visit().viewer,
 )
 _ENV.filters["described"] = described
 
