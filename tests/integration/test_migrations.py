@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect
 
 from casting.adapters.sql.engine import create_engine
-from casting.adapters.sql.migrate import downgrade_to_base, upgrade_to_head
+from casting.adapters.sql.migrate import downgrade_to_base, is_task_engine_table, upgrade_to_head
 from casting.adapters.sql.models import Base
 
 TABLES = {
@@ -29,8 +29,13 @@ TABLES = {
 
 def _schema(connection: Connection) -> tuple[set[str], list[Any]]:
     """The service's tables, and alembic's differences between the database and the models."""
-    tables = set(inspect(connection).get_table_names()) - {"alembic_version"}
-    return tables, compare_metadata(MigrationContext.configure(connection), Base.metadata)
+    tables = {t for t in inspect(connection).get_table_names() if not is_task_engine_table(t)}
+    context = MigrationContext.configure(connection, opts={"include_name": alembic_owns})
+    return tables - {"alembic_version"}, compare_metadata(context, Base.metadata)
+
+
+def alembic_owns(name: str | None, type_: str, parent_names: object) -> bool:
+    return not (type_ == "table" and name is not None and is_task_engine_table(name))
 
 
 async def schema_of(url: str) -> tuple[set[str], list[Any]]:

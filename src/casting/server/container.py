@@ -10,6 +10,7 @@ from datetime import timedelta
 from dependency_injector import containers, providers
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.adapters.blobs import blob_store_from_url
@@ -25,6 +26,7 @@ from casting.adapters.sql.tracing import trace_statements
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.adapters.system import SystemClock, UuidFactory
 from casting.adapters.tasks.in_process import InProcessEngine
+from casting.adapters.tasks.procrastinate_engine import ProcrastinateEngine
 from casting.adapters.thumbnails import PillowThumbnailer
 from casting.domain.ports import ImageGenerator
 from casting.domain.usecases.actors import (
@@ -94,6 +96,21 @@ async def _image_model(settings: Settings) -> AsyncIterator[ImageGenerator]:
         yield gemini
     finally:
         await gemini.aclose()
+
+
+def _casting_engine(settings: Settings, cast_role: CastRole) -> InProcessEngine | ProcrastinateEngine:
+    """Procrastinate's workers on PostgreSQL (every replica runs one); tasks of this process on
+    the embedded SQLite default."""
+    if make_url(settings.database_url).get_backend_name() == "postgresql":
+        return ProcrastinateEngine(
+            settings.database_url,
+            cast_role,
+            workers=settings.cast_workers,
+            heartbeat_seconds=settings.cast_heartbeat_seconds,
+            stalled_seconds=settings.cast_stalled_seconds,
+            grace_seconds=settings.grace_period_seconds,
+        )
+    return InProcessEngine(cast_role, settings.cast_workers)
 
 
 def _model_name(settings: Settings) -> str:
@@ -219,10 +236,8 @@ class Container(containers.DeclarativeContainer):
         cast_variant=cast_variant,
         clock=clock,
     )
-    # Where the steps run; `running` closes it (steps under way resume at the next start).
-    casting_engine = providers.Singleton(
-        InProcessEngine, step=cast_role, workers=settings.provided.cast_workers
-    )
+    # Where the steps run; `running` starts and stops it.
+    casting_engine = providers.Singleton(_casting_engine, settings=settings, cast_role=cast_role)
     operation_ttl = providers.Callable(timedelta, seconds=settings.provided.operation_ttl_seconds)
     cast_story = providers.Singleton(
         StartCastStory,

@@ -96,10 +96,8 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
         for service in ("", SERVICE_NAME, OPERATIONS_SERVICE_NAME):
             await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
         log.info("casting serving on port %d with the %s generator", port, settings.chosen_generator)
-        # Roles a stopped or crashed process left without an outcome go back to the engine.
-        resumed = await container.resume_casting()()
-        if resumed:
-            log.info("resumed %d unfinished casting operations", resumed)
+        # CastStory's steps start here; roles a stopped or crashed process left go back to them.
+        await container.casting_engine().start(container.resume_casting())
         # Garbage collection in the background; an interval of 0 leaves it to `casting collect`.
         collecting = (
             asyncio.create_task(container.collect_garbage().every(container.collect_interval()))

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # one replica works on at once (model calls are capped apart, by max_concurrent_generations).
     operation_ttl_seconds: int = 30 * 24 * 3600
     cast_workers: int = 4
+    # On PostgreSQL (procrastinate): how often a replica's worker says it is alive, and after how
+    # long without a word its steps are handed to another replica.
+    cast_heartbeat_seconds: float = 10.0
+    cast_stalled_seconds: float = 30.0
     # How long GetActor and GetVariant may answer from memory. This process's own writes show at
     # once; another replica's writes within this time. 0: every read goes to the database.
     actor_cache_seconds: float = 1.0

@@ -19,13 +19,22 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from casting.adapters.sql.engine import ensure_sqlite_directory
+from casting.adapters.tasks import procrastinate_engine
 
 _Migration = Callable[[Config], None]
 
 
 async def upgrade_to_head(url: str) -> None:
-    """Applies every migration the database at `url` lacks."""
+    """Applies every migration the database at `url` lacks; on PostgreSQL, also the task
+    engine's schema (procrastinate's own, kept apart from alembic's)."""
     await _run(url, lambda config: command.upgrade(config, "head"))
+    if make_url(url).get_backend_name() == "postgresql":
+        await procrastinate_engine.apply_schema(url)
+
+
+def is_task_engine_table(name: str) -> bool:
+    """A table of procrastinate's schema, which alembic neither makes nor compares."""
+    return name.startswith("procrastinate_")
 
 
 async def downgrade_to_base(url: str) -> None:

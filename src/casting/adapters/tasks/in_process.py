@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 log = logging.getLogger("casting.tasks")
 
 Step = Callable[[str, str, int], Awaitable[None]]
+Resume = Callable[[], Awaitable[int]]
 
 
 class InProcessEngine:
@@ -20,6 +21,12 @@ class InProcessEngine:
         self._step = step
         self._slots = asyncio.Semaphore(workers)
         self._scheduled: dict[tuple[str, int], asyncio.Task[None]] = {}
+
+    async def start(self, resume: Resume) -> None:
+        """Runs again the roles a stopped or crashed process left without an outcome."""
+        resumed = await resume()
+        if resumed:
+            log.info("resumed %d unfinished casting operations", resumed)
 
     async def enqueue(self, project: str, operation_id: str, roles: list[int]) -> None:
         for role in roles:
