@@ -12,6 +12,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -31,6 +32,7 @@ from casting.server.settings import Settings
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.support.browser import ScriptedGenerator, ServiceThread, chromium, free_port, screenshot
+from tests.support.console import write_token_file
 
 PROJECT = "studio"
 
@@ -49,11 +51,8 @@ def model() -> ScriptedGenerator:
     return ScriptedGenerator()
 
 
-@pytest.fixture(scope="module")
-def console(
-    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, model: ScriptedGenerator
-) -> Iterator[Console]:
-    directory = tmp_path_factory.mktemp("console")
+def a_service(directory: Path, sqlite_template: Path, **settings: Any) -> Container:
+    """The container of a service of its own (SQLite file, blobs) with the console on a free port."""
     shutil.copyfile(sqlite_template, directory / "casting.db")
     container = Container()
     container.settings.override(
@@ -67,9 +66,28 @@ def console(
             collect_interval_seconds=0,
             console_port=free_port(),
             console_project=PROJECT,
+            **settings,
         )
     )
+    return container
+
+
+@pytest.fixture(scope="module")
+def console(
+    tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path, model: ScriptedGenerator
+) -> Iterator[Console]:
+    container = a_service(tmp_path_factory.mktemp("console"), sqlite_template)
     container.model.override(providers.Object(model))
+    with ServiceThread(container) as live:
+        yield Console(f"http://127.0.0.1:{live.console_port}", live.port)
+
+
+@pytest.fixture(scope="module")
+def guarded_console(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Console]:
+    """A service with a token file: the console asks for a sign-in."""
+    directory = tmp_path_factory.mktemp("guarded")
+    write_token_file(directory / "tokens.yaml", {"studio-token": [PROJECT, "pilot-season"]})
+    container = a_service(directory, sqlite_template, auth_tokens_file=str(directory / "tokens.yaml"))
     with ServiceThread(container) as live:
         yield Console(f"http://127.0.0.1:{live.console_port}", live.port)
 
@@ -343,3 +361,39 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (90, 160), (200, 190, 230)).save(out, format="PNG")
     return out.getvalue()
+
+
+def test_with_tokens_a_person_signs_in_and_sees_only_their_projects(guarded_console: Console) -> None:
+    # A browser of its own: both consoles are on 127.0.0.1, and cookies do not care for ports.
+    with chromium() as browser:
+        browser.get(guarded_console.page("/actors"))
+        wait(browser).until(EC.url_contains("/login?next="))
+        form = browser.find_element(By.ID, "login")
+        fill(form, token="a-guess")
+        submit(browser, form)
+        assert error_text(browser) == "That token is not known."
+
+        form = browser.find_element(By.ID, "login")
+        fill(form, token="studio-token")
+        screenshot(browser, "login")
+        submit(browser, form)
+        assert browser.current_url == guarded_console.page("/actors")
+        assert browser.find_element(By.ID, "viewer").text == "holder-of-studio-token"
+        picker = Select(browser.find_element(By.CSS_SELECTOR, ".project-picker select"))
+        assert [option.text for option in picker.options] == ["pilot-season", PROJECT]
+        screenshot(browser, "library-signed-in")
+
+        picker.select_by_visible_text("pilot-season")
+        browser.find_element(By.CSS_SELECTOR, ".project-picker button").click()
+        wait(browser).until(EC.url_contains("/projects/pilot-season/actors"))
+
+        browser.get(f"{guarded_console.url}/projects/another-studio/actors")
+        assert browser.find_element(By.ID, "message").text == "You may not open this project."
+        screenshot(browser, "refused-project")
+
+        sign_out = browser.find_element(By.ID, "sign-out")
+        sign_out.click()
+        until_replaced(browser, sign_out, 15)
+        assert "/login" in browser.current_url
+        browser.get(guarded_console.page("/actors"))
+        wait(browser).until(EC.url_contains("/login?next="))

@@ -101,11 +101,11 @@ class SignIn:
             if request.method in SAFE_METHODS:
                 raise web.HTTPSeeOther(with_query("/login", next=request.path_qs))
             raise Refused(403, "Sign in first.")
+        visit().viewer = viewer  # before any refusal: its page still says who is signed in
         project = request.match_info.get("project")
         if project is not None and not viewer.allows(project):
             log.warning("console: %s refused project %r", viewer.name, project)
             raise Refused(403, "You may not open this project.")
-        visit().viewer = viewer
         return await handler(request)
 
     def _named_by_proxy(self, request: web.Request, tokens: TokenFile) -> Grant | None:
