@@ -26,7 +26,8 @@ from tests.support import fake_gemini as gemini
 from tests.support.databases import PostgresCluster
 from tests.support.fake_gemini import FakeGemini
 from tests.support.image import image
-from tests.support.manifests import container, manifests
+from tests.support.manifests import manifests
+from tests.support.pod import pod
 
 
 def test_the_image_runs_casting_serve_as_a_non_root_user() -> None:
@@ -81,19 +82,15 @@ def test_the_image_command_line_serves_and_drains_a_generation_on_sigterm(
     assert (tmp_path / "var" / "casting.db").is_file()
 
 
-def run_job(name: str, database_url: str, log: Path) -> None:
-    """A Job of deploy/kubernetes as the image runs it, its database Secret pointing at `url`."""
-    built = image()
-    job = container(manifests().one("Job", name))
+def run_job(name: str, database_url: str, root: Path) -> None:
+    """A Job of deploy/kubernetes as the image runs it, its database Secret holding `url`."""
+    found = manifests()
+    job = pod(found, found.one("Job", name), {"casting-database": {"url": database_url.encode()}}, root)
     # The Job's only setting is the database URL, from its Secret.
-    assert [variable["name"] for variable in job["env"]] == ["CASTING_DATABASE_URL"]
+    assert set(job.env) == {"CASTING_DATABASE_URL"}
+    log = root / f"{name}.log"
     with log.open("wb") as output:
-        process = built.start(
-            built.argv(job.get("command"), job.get("args")),
-            {"CASTING_DATABASE_URL": database_url},
-            cwd=log.parent,
-            output=output,
-        )
+        process = job.start(output)
     assert process.wait(timeout=120) == 0, log.read_text()
 
 
@@ -119,16 +116,16 @@ def test_the_migration_job_brings_a_fresh_database_to_head_and_the_downgrade_job
     url = postgres_cluster.url(database)
     try:
         assert asyncio.run(lacks_migrations(url))
-        run_job("casting-migrate", url, tmp_path / "migrate.log")
+        run_job("casting-migrate", url, tmp_path)
         assert asyncio.run(revision(url)) == head.revision
 
-        run_job("casting-downgrade", url, tmp_path / "downgrade.log")
+        run_job("casting-downgrade", url, tmp_path)
         assert asyncio.run(revision(url)) == head.down_revision, (
             "deploy/kubernetes/rollback/downgrade-job.yaml must name the revision before the newest"
         )
         assert asyncio.run(lacks_migrations(url))  # the new release would refuse it; the old serves
 
-        run_job("casting-migrate", url, tmp_path / "migrate-again.log")
+        run_job("casting-migrate", url, tmp_path)
         assert asyncio.run(revision(url)) == head.revision
     finally:
         postgres_cluster.execute(f"DROP DATABASE {database} WITH (FORCE)")
