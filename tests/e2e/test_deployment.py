@@ -5,16 +5,19 @@ mounts them), PostgreSQL and S3. Only ports and endpoints differ, to local ones.
 from __future__ import annotations
 
 import signal
+import ssl
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
 
 import grpc
 import pytest
+from cryptography.fernet import Fernet
 
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
-from tests.e2e.test_auth import Pki, bearer, pki, token_file  # noqa: F401 (pki is a fixture)
+from tests.e2e.test_auth import Pki, bearer, pki, token_file, write  # noqa: F401 (pki is a fixture)
 from tests.e2e.test_image import run_job
 from tests.e2e.test_observability import generate_request, scrape
 from tests.e2e.test_process import free_port, wait_until_serving
@@ -57,6 +60,7 @@ def test_the_deployments_container_serves_with_its_configmap_and_secrets(
         secrets = {
             "casting-database": {"url": postgres_cluster.url(database).encode()},
             "casting-gemini": {"api-key": b"test-key-not-real"},
+            "casting-console": {"session-key": Fernet.generate_key()},
             "casting-blobs": {
                 "access-key-id": s3["AWS_ACCESS_KEY_ID"].encode(),
                 "secret-access-key": s3["AWS_SECRET_ACCESS_KEY"].encode(),
@@ -107,9 +111,16 @@ def test_the_deployments_container_serves_with_its_configmap_and_secrets(
 
             assert s3_bucket.object_names() == {f"prod/{sheet.image.sha256}"}
             assert scrape(metrics_port).value("casting_generations_total", **MODEL, outcome="ok") == 1
-            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-            with opener.open(f"http://127.0.0.1:{console_port}/", timeout=10) as page:
-                assert page.status == 200
+            # The console: HTTPS on the same certificate, a client certificate, then a sign-in.
+            browser = ssl.create_default_context(cadata=pki.ca.cert.decode())
+            browser.load_cert_chain(
+                write(tmp_path, "client.pem", pki.client.cert), write(tmp_path, "client.key", pki.client.key)
+            )
+            opener = urllib.request.build_opener(
+                urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=browser)
+            )
+            with opener.open(f"https://127.0.0.1:{console_port}/", timeout=10) as page:
+                assert (page.status, urllib.parse.urlsplit(page.url).path) == (200, "/login")
 
             process.send_signal(signal.SIGTERM)
             assert process.wait(timeout=60) == 0
