@@ -13,7 +13,7 @@ from bench import generation, library, memory, throughput
 from bench.harness import sheet_png
 from bench.report import Report
 
-SECTIONS = ("concurrency", "overhead", "library", "throughput", "memory")
+SECTIONS = ("concurrency", "overhead", "real-client", "library", "throughput", "memory")
 
 
 @contextmanager
@@ -36,6 +36,10 @@ async def run(report: Report, sections: tuple[str, ...], postgres_url: str | Non
         await generation.concurrency(report, png, calls=20 if quick else 100)
     if "overhead" in sections:
         await generation.overhead(report, png, calls=50 if quick else 300)
+    if "real-client" in sections:
+        await generation.real_client(
+            report, png, calls=20 if quick else 100, sequential_calls=30 if quick else 100
+        )
     if "library" in sections:
         sizes = (100, 2_000) if quick else (100, 2_000, 20_000)
         await library.library(report, sizes, calls=30 if quick else 200, postgres_url=postgres_url)

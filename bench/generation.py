@@ -7,6 +7,11 @@ call's time on the same server (1.0x would be perfect overlap).
 Overhead: with a model that answers at once, a GenerateSheet call is everything but the
 model (validation, idempotency, image check, blob write, SQL, mapping), beside a no-op RPC
 (the health check on the same server and channel).
+
+Real client: both again with the model as deployed, google-genai's client calling over HTTP a
+stand-in of Gemini's REST API in its own process (model_server.py), which answers a sheet the
+size Gemini sends after 1 s (or at once): the client's work (building the request, reading and
+parsing ~2.4 MB of JSON, decoding the image) is then the service's too.
 """
 
 from __future__ import annotations
@@ -15,16 +20,20 @@ import asyncio
 import tempfile
 import uuid
 from pathlib import Path
+from typing import Any
 
+import aiohttp
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from bench.baseline import seed_style_server
 from bench.harness import StandInGenerator, generate_request, sequential, service, sqlite_url
 from bench.load import burst, load_process
+from bench.model_server import model_server
 from bench.report import Report
 
 SECTION_BURST = "concurrency"
 SECTION_OVERHEAD = "overhead"
+SECTION_REAL = "real client"
 MODEL_SECONDS = 1.0
 # The first burst on a fresh server also grows its pools (threads, connections); the second
 # is the steady state.
@@ -77,3 +86,45 @@ async def overhead(report: Report, png: bytes, calls: int) -> None:
     report.add(
         SECTION_OVERHEAD, "GenerateSheet p50 / no-op p50", generate_p50 / noop_p50, "x", "target p50 <= 10 ms"
     )
+
+
+def _gemini(base_url: str) -> dict[str, Any]:
+    """Settings for the model as deployed, pointed at the stand-in."""
+    return {"generator": "gemini", "gemini_api_key": "bench-not-a-key", "gemini_base_url": base_url}
+
+
+async def real_client(report: Report, png: bytes, calls: int, sequential_calls: int) -> None:
+    print(
+        f"\n[{SECTION_REAL}] google-genai over HTTP to a stand-in answering after {MODEL_SECONDS:.0f} s:"
+        f" {calls} concurrent GenerateSheet; then {sequential_calls} one at a time, answered at once"
+    )
+    with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp, load_process() as loader:
+        directory = Path(tmp)
+        loop = asyncio.get_running_loop()
+        database_url = await sqlite_url(directory)
+        with model_server(png, MODEL_SECONDS) as url:
+            async with service(
+                database_url, directory, max_concurrent_generations=calls, **_gemini(url)
+            ) as s:
+                one, walls = await loop.run_in_executor(loader, burst, s.address, calls, BURSTS)
+        with model_server(png, 0.0) as url:
+            async with service(database_url, directory, **_gemini(url)) as s:
+                generate = await sequential(
+                    lambda: s.stub.GenerateSheet(generate_request(str(uuid.uuid4()))), sequential_calls
+                )
+            async with aiohttp.ClientSession() as session:
+                endpoint = f"{url}/v1beta/models/stand-in:generateContent"
+                model_alone = await sequential(lambda: _answer(session, endpoint), sequential_calls)
+    report.add(SECTION_REAL, "one call", one, "s")
+    for ordinal, wall in zip(("first", "second"), walls, strict=True):
+        report.add(SECTION_REAL, f"{calls} concurrent calls, {ordinal} burst, wall", wall, "s")
+        report.add(SECTION_REAL, f"{ordinal} burst wall / one call", wall / one, "x", "target <= 1.5x")
+    generate_p50, _ = report.latencies(SECTION_REAL, "GenerateSheet, stand-in answering at once", generate)
+    model_p50, _ = report.latencies(SECTION_REAL, "the stand-in's answer alone (HTTP, unparsed)", model_alone)
+    report.add(SECTION_REAL, "overhead p50: GenerateSheet - answer alone", generate_p50 - model_p50, "ms",
+               "target <= 10 ms")  # fmt: skip
+
+
+async def _answer(session: aiohttp.ClientSession, endpoint: str) -> bytes:
+    async with session.post(endpoint, json={"contents": []}) as response:
+        return await response.read()

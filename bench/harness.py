@@ -116,20 +116,19 @@ async def service(
     """The real server on a free port over `database_url`, blobs under `directory`; `model`
     replaces the image model when given."""
     container = Container()
-    container.settings.override(
-        Settings(
-            host="127.0.0.1",
-            port=0,
-            database_url=database_url,
-            blob_url=f"file://{directory / 'blobs'}",
-            generator="offline",
-            grace_period_seconds=1,
-            # No web console (it would bind a fixed port) and no background collection.
-            console_port=0,
-            collect_interval_seconds=0,
-            **settings,
-        )
+    base = Settings(
+        host="127.0.0.1",
+        port=0,
+        database_url=database_url,
+        blob_url=f"file://{directory / 'blobs'}",
+        generator="offline",
+        grace_period_seconds=1,
+        # No web console (it would bind a fixed port) and no background collection.
+        console_port=0,
+        collect_interval_seconds=0,
     )
+    # model_copy: settings read from the environment under another name (GEMINI_API_KEY) too.
+    container.settings.override(base.model_copy(update=settings))
     if model is not None:
         container.model.override(providers.Object(model))
     async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
