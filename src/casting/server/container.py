@@ -17,6 +17,7 @@ from casting.adapters.blobs import blob_store_from_url
 from casting.adapters.generators.bounded import BoundedGenerator
 from casting.adapters.generators.gemini import GeminiGenerator
 from casting.adapters.generators.observed import ObservedGenerator
+from casting.adapters.generators.off_loop import OffLoopGenerator
 from casting.adapters.generators.offline import MODEL as OFFLINE_MODEL
 from casting.adapters.generators.offline import OfflineGenerator
 from casting.adapters.images import PillowImageCodec
@@ -85,12 +86,15 @@ async def _image_model(settings: Settings) -> AsyncIterator[ImageGenerator]:
     if settings.chosen_generator == "offline":
         yield OfflineGenerator()
         return
-    gemini = GeminiGenerator(
-        api_key=settings.gemini_api_key,
-        model=settings.gemini_model,
-        base_url=settings.gemini_base_url or None,
-        max_attempts=settings.gemini_max_attempts,
-        timeout_seconds=settings.gemini_timeout_seconds,
+    # The client parses each answer (megabytes of JSON) on a loop of its own (off_loop.py).
+    gemini = OffLoopGenerator(
+        GeminiGenerator(
+            api_key=settings.gemini_api_key,
+            model=settings.gemini_model,
+            base_url=settings.gemini_base_url or None,
+            max_attempts=settings.gemini_max_attempts,
+            timeout_seconds=settings.gemini_timeout_seconds,
+        )
     )
     try:
         yield gemini
