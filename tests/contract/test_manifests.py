@@ -4,10 +4,12 @@ service they run: the settings it knows, its ports, its drain, its database conn
 from __future__ import annotations
 
 import copy
+import inspect
 import re
 from pathlib import PurePosixPath
 
 import kubernetes_validate
+import psycopg_pool
 import pytest
 from prometheus_client import CollectorRegistry
 
@@ -130,15 +132,15 @@ def test_the_deployment_and_the_migration_job_run_the_image_as_its_user() -> Non
 
 
 def test_the_grace_period_outlasts_prestop_and_the_drain() -> None:
-    """After preStop, SIGTERM: the console's requests get CASTING_GRACE_PERIOD_SECONDS, then the
-    gRPC calls get as long again (server/main.py stops them one after the other)."""
+    """After preStop, SIGTERM: the console's requests, then gRPC's calls, then the replica's
+    CastStory steps each get CASTING_GRACE_PERIOD_SECONDS, one after the other (server/main.py)."""
     found = manifests()
     pod = found.one("Deployment", "casting")["spec"]["template"]["spec"]
     [sleep, seconds] = container(found.one("Deployment", "casting"))["lifecycle"]["preStop"]["exec"][
         "command"
     ]
     assert sleep == "sleep"
-    drain = 2 * float(found.setting("CASTING_GRACE_PERIOD_SECONDS"))
+    drain = 3 * float(found.setting("CASTING_GRACE_PERIOD_SECONDS"))
     assert pod["terminationGracePeriodSeconds"] > int(seconds) + drain
 
 
@@ -148,8 +150,12 @@ def test_the_most_replicas_a_rollout_can_run_fit_the_databases_connections() -> 
     hpa = found.one("HorizontalPodAutoscaler", "casting")["spec"]
     assert hpa["scaleTargetRef"]["name"] == deployment["metadata"]["name"]
     replicas = hpa["maxReplicas"] + deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
-    per_replica = int(found.setting("CASTING_DATABASE_POOL_SIZE")) + int(
-        found.setting("CASTING_DATABASE_MAX_OVERFLOW")
+    # Every replica's CastStory worker has its own pool (procrastinate's psycopg pool, at its size).
+    task_engine = inspect.signature(psycopg_pool.AsyncConnectionPool).parameters["min_size"].default
+    per_replica = (
+        int(found.setting("CASTING_DATABASE_POOL_SIZE"))
+        + int(found.setting("CASTING_DATABASE_MAX_OVERFLOW"))
+        + task_engine
     )
     migration = 1
     assert replicas * per_replica + migration < POSTGRES_CONNECTIONS
