@@ -375,6 +375,31 @@ def certificates(pki: Pki) -> Pki:  # noqa: F811 (the imported fixture, by name)
     return pki
 
 
+async def test_a_form_sent_a_byte_at_a_time_is_refused(container: Container) -> None:
+    serve_console(container, console_body_timeout_seconds=0.5)
+    async with running(container) as live:
+        reader, writer = await asyncio.open_connection("127.0.0.1", live.console_port)
+        origin = f"127.0.0.1:{live.console_port}"
+        writer.write(
+            f"POST /projects/studio/generate HTTP/1.1\r\nHost: {origin}\r\nOrigin: http://{origin}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 4096\r\n\r\n".encode()
+        )
+
+        async def dribble() -> None:
+            for _ in range(4096):
+                writer.write(b"a")
+                await writer.drain()
+                await asyncio.sleep(0.05)
+            raise AssertionError("the server waited for the whole slow body")
+
+        dribbling = asyncio.create_task(dribble())
+        status_line = await reader.readline()  # waits for the answer, however long it takes
+        dribbling.cancel()
+        await asyncio.gather(dribbling, return_exceptions=True)
+        writer.close()
+    assert status_line.startswith(b"HTTP/1.1 408")
+
+
 async def test_the_console_serves_tls_when_grpc_does(
     container: Container, tmp_path: Path, certificates: Pki, tokens: Path
 ) -> None:

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     # A connection that sends no whole request head within this time of opening, or of its last
     # answer, is closed (silent and one-byte-at-a-time sockets).
     console_idle_timeout_seconds: float = 20.0
+    # A form's whole body (an upload of max_upload_bytes included) must arrive within this time.
+    console_body_timeout_seconds: float = 120.0
     # The key sealing the console's session cookie (a Fernet key: 32 url-safe base64 bytes).
     # Empty: a new key at each start, so a restart signs everyone out; replicas behind one
     # address need the same key.

@@ -64,7 +64,7 @@ def console_app(container: Container) -> web.Application:
             _plain_errors,
             site_guard(settings),
             sign_in.guard,
-            csrf_checked,
+            csrf_checked(settings.console_body_timeout_seconds),
         ],
         client_max_size=settings.max_upload_bytes + FORM_OVERHEAD_BYTES,
     )

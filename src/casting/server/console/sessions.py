@@ -10,6 +10,7 @@ is checked (`csrf_checked`), so a form without it is refused with 403, which its
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import secrets
 from contextvars import ContextVar
@@ -94,13 +95,23 @@ def csrf_field() -> Markup:
     return Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, csrf_token())
 
 
-@web.middleware
-async def csrf_checked(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Refuses a POST whose form lacks the session's CSRF token (the form is read here, once;
-    handlers read it again from aiohttp's cache)."""
-    if request.method not in SAFE_METHODS:
-        sent = (await request.post()).get(CSRF_FIELD)
-        kept = visit().session.get(_CSRF_KEY)
-        if not (isinstance(sent, str) and isinstance(kept, str) and hmac.compare_digest(sent, kept)):
-            raise Refused(403, "This form has expired. Reload the page and send it again.")
-    return await handler(request)
+def csrf_checked(body_timeout_seconds: float) -> Middleware:
+    """Refuses a POST whose form lacks the session's CSRF token. The form is read here, once
+    (handlers read it again from aiohttp's cache), and must arrive within the timeout: a body
+    sent a byte at a time does not hold the connection for ever."""
+
+    @web.middleware
+    async def checked(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.method not in SAFE_METHODS:
+            try:
+                async with asyncio.timeout(body_timeout_seconds):
+                    form = await request.post()
+            except TimeoutError:
+                raise Refused(408, "The form took too long to arrive. Send it again.") from None
+            kept = visit().session.get(_CSRF_KEY)
+            sent = form.get(CSRF_FIELD)
+            if not (isinstance(sent, str) and isinstance(kept, str) and hmac.compare_digest(sent, kept)):
+                raise Refused(403, "This form has expired. Reload the page and send it again.")
+        return await handler(request)
+
+    return checked
