@@ -209,6 +209,18 @@ async def test_a_wrong_token_is_refused_and_a_revoked_one_ends_its_session(
         assert client.cookie() != signed_in  # the ended session is gone, not kept for later
 
 
+async def test_signing_in_goes_back_to_the_page_asked_for_but_never_to_another_site(
+    guarded: RunningServer,
+) -> None:
+    asked = f"/projects/{MINE}/actors?name=Mi"
+    for sent, then in ((asked, asked), ("//evil.example/", "/"), ("/\\evil.example", "/"), ("/\t/evil", "/")):
+        async with console_client(base(guarded)) as client:
+            await client.page("/login")
+            response = await client.post("/login", {"token": "mine-token", "next": sent})
+            response.release()
+            assert (response.status, response.headers["Location"]) == (303, then), sent
+
+
 async def test_signing_out_ends_the_session(signed_in: ConsoleClient) -> None:
     await signed_in.page(f"/projects/{MINE}/actors")
     response = await signed_in.post("/logout")

@@ -14,6 +14,7 @@ looked up: every route with a {project} in its path is guarded here, not in its 
 from __future__ import annotations
 
 import logging
+import re
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -42,9 +43,14 @@ def home_project(default: str) -> str:
     return default if viewer is None or viewer.allows(default) else min(viewer.projects)
 
 
+# A path on this site: not `//elsewhere` nor `/\elsewhere`, and no blanks or control characters,
+# which browsers drop from a URL (`/<tab>/elsewhere` would become `//elsewhere`).
+_LOCAL_PATH = re.compile(r"/(?![/\\])[^\s\x00-\x1f\x7f]*")
+
+
 def _local(path: str) -> str:
-    """Where to go after signing in: a path on this site only (never `//elsewhere`)."""
-    return path if path.startswith("/") and not path.startswith(("//", "/\\")) else "/"
+    """Where to go after signing in: `path` if it is on this site, else home."""
+    return path if _LOCAL_PATH.fullmatch(path) else "/"
 
 
 class SignIn:
