@@ -15,6 +15,8 @@ const grpc = require("@grpc/grpc-js");
 const protoLoader = require("@grpc/proto-loader");
 
 const PROTO_ROOT = path.resolve(__dirname, "..", "..", "proto");
+// The googleapis protos the contract imports (google/longrunning, google/api, google/rpc).
+const GOOGLEAPIS_ROOT = path.resolve(__dirname, "..", "..", "third_party", "googleapis");
 const ADDRESS = process.argv[2] || process.env.CASTING_ADDRESS || "localhost:50051";
 const PROJECT = "projects/studio-1";
 // Drawing a sheet is the slow call; the offline generator takes well under a second, a model more.
@@ -22,7 +24,7 @@ const DEADLINE_MS = 120_000;
 
 function loadService() {
   const definition = protoLoader.loadSync("casting/v1/casting.proto", {
-    includeDirs: [PROTO_ROOT],
+    includeDirs: [PROTO_ROOT, GOOGLEAPIS_ROOT],
     // JSON-like objects: camelCase fields, enums by name, 64-bit integers as strings.
     keepCase: false,
     enums: String,
