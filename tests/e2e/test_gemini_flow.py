@@ -9,7 +9,9 @@ import grpc
 import pytest
 
 from casting.server.container import Container
+from casting.server.main import running
 from casting.v1 import casting_pb2 as pb
+from casting.v1 import casting_pb2_grpc
 from tests.e2e.conftest import drawing_with_gemini
 from tests.e2e.rich_errors import details_of
 from tests.e2e.test_flow import TRAITS, P, read_image
@@ -101,3 +103,27 @@ async def test_a_model_image_of_the_wrong_shape_is_redrawn_then_refused(
     found = details_of(error.value)
     assert (found.code, found.reason) == (grpc.StatusCode.UNAVAILABLE, "INVALID_MODEL_IMAGE")
     assert len(fake_gemini.requests) == 2
+
+
+async def test_a_drawing_no_caller_bounds_ends_at_the_generation_timeout(
+    container: Container, fake_gemini: FakeGemini
+) -> None:
+    """Each attempt may take 30 s and there are retries, but the whole drawing gets 0.5 s."""
+    drawing_with_gemini(
+        container,
+        fake_gemini,
+        gemini_timeout_seconds=30,
+        gemini_max_attempts=3,
+        generation_timeout_seconds=0.5,
+    )
+    fake_gemini.script(*[gemini.hang(30)] * 3)
+    async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
+        stub = casting_pb2_grpc.CastingServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.GenerateSheet(
+                pb.GenerateSheetRequest(parent=P, story_style="horror", image_style="anime")
+            )
+
+    found = details_of(error.value)
+    assert (found.code, found.reason) == (grpc.StatusCode.UNAVAILABLE, "MODEL_UNAVAILABLE")
+    assert len(fake_gemini.requests) == 1

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from casting.adapters.generators.bounded import BoundedGenerator
-from casting.adapters.generators.gemini import GeminiGenerator
+from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
 from casting.domain.errors import UpstreamUnavailable
 from casting.domain.ports import GenerationKind, GenerationSpec, ImageGenerator
 from casting.domain.values import Style, Traits
@@ -23,7 +23,8 @@ CALLS = 6
 
 @pytest.fixture
 async def gemini(fake_gemini: FakeGemini) -> AsyncIterator[GeminiGenerator]:
-    generator = GeminiGenerator("test-key", base_url=fake_gemini.base_url, timeout_seconds=5)
+    client = gemini_client(api_key="test-key", base_url=fake_gemini.base_url, timeout_seconds=5)
+    generator = GeminiGenerator(client, timeout_seconds=5)
     yield generator
     await generator.aclose()
 

@@ -11,12 +11,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from google.genai import types
 
-from casting.adapters.generators.gemini import GeminiGenerator
+from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
 from casting.domain import deadline
-from casting.domain.errors import GenerationBlocked, UpstreamBusy, UpstreamUnavailable
+from casting.domain.errors import GenerationBlocked, InvalidInput, UpstreamBusy, UpstreamUnavailable
 from casting.domain.ports import GenerationKind, GenerationSpec
-from casting.domain.values import ImageBytes, Style, TraitChanges, Traits
+from casting.domain.values import ImageBytes, Style, TraitChanges, Traits, Usage
 from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import FakeGemini
 
@@ -48,12 +49,11 @@ async def make_generator(fake_gemini: FakeGemini) -> AsyncIterator[MakeGenerator
     made: list[GeminiGenerator] = []
 
     def make(**overrides: Any) -> GeminiGenerator:
-        options: dict[str, Any] = {
-            "base_url": fake_gemini.base_url,
-            "backoff_seconds": 0.001,
-            "timeout_seconds": 5.0,
-        }
-        made.append(GeminiGenerator(API_KEY, **(options | overrides)))
+        options: dict[str, Any] = {"backoff_seconds": 0.001, "timeout_seconds": 5.0} | overrides
+        client = gemini_client(
+            api_key=API_KEY, base_url=fake_gemini.base_url, timeout_seconds=options["timeout_seconds"]
+        )
+        made.append(GeminiGenerator(client, **options))
         return made[-1]
 
     yield make
@@ -106,12 +106,13 @@ async def test_asks_for_one_9_16_image_with_the_references_first(
 async def test_a_sheet_is_drawn_from_the_prompt_alone(
     fake_gemini: FakeGemini, make_generator: MakeGenerator
 ) -> None:
-    result = await make_generator(model="gemini-other-image").generate(SHEET, [])
+    result = await make_generator(model="gemini-3-pro-image-preview").generate(SHEET, [])
 
     [body] = fake_gemini.requests
-    assert fake_gemini.paths == ["/v1beta/models/gemini-other-image:generateContent"]
+    assert fake_gemini.paths == ["/v1beta/models/gemini-3-pro-image-preview:generateContent"]
     assert body["contents"][0]["parts"] == [{"text": prompt_of(body)}]
-    assert (result.model, result.prompt_version) == ("gemini-other-image", "sheet.v2")
+    assert "imageSize" not in body["generationConfig"]["imageConfig"]
+    assert (result.model, result.prompt_version) == ("gemini-3-pro-image-preview", "sheet.v2")
 
 
 @pytest.mark.parametrize(
@@ -129,28 +130,200 @@ async def test_returns_the_image_as_sent_for_the_use_case_to_check(
     assert (result.data, result.mime_type) == (data, mime_type)
 
 
+# What each finish reason must mean to a caller, written out here apart from the adapter's table.
+# Refused: the model declined the prompt or its own drawing; no retry changes that.
+REFUSED = {
+    "SAFETY", "IMAGE_SAFETY", "PROHIBITED_CONTENT", "IMAGE_PROHIBITED_CONTENT", "BLOCKLIST", "SPII",
+    "RECITATION", "IMAGE_RECITATION", "IMAGE_OTHER", "NO_IMAGE", "OTHER", "MODEL_ARMOR",
+    "LANGUAGE", "ESCALATION", "JAILBREAK",
+}  # fmt: skip
+# Outages: the request's form or the account, not the prompt; retrying cannot help.
+REJECTED = {"MISSING_THOUGHT_SIGNATURE", "PUP_LIMITED_DISABLED"}
+# The model's whim, or an unfinished answer: one more try.
+RETRIED = {
+    "FINISH_REASON_UNSPECIFIED", "STOP", "MAX_TOKENS", "CONTINUATION", "MALFORMED_RESPONSE",
+    "MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL", "TOO_MANY_TOOL_CALLS",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("reason", [r.name for r in types.FinishReason])
+async def test_every_finish_reason_without_an_image_is_refused_retried_or_an_outage(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, reason: str
+) -> None:
+    fake_gemini.script(*[fake.finished(reason)] * 3)
+
+    with pytest.raises((GenerationBlocked, UpstreamUnavailable)) as failed:
+        await make_generator(max_attempts=3).generate(SHEET, [])
+
+    error = failed.value
+    if reason in REFUSED:
+        assert isinstance(error, GenerationBlocked) and error.model_reason == reason
+        assert len(fake_gemini.requests) == 1
+    elif reason in REJECTED:
+        assert isinstance(error, UpstreamUnavailable) and error.reason == "MODEL_REJECTED_REQUEST"
+        assert len(fake_gemini.requests) == 1
+    else:
+        assert reason in RETRIED, f"{reason} is a finish reason this test does not know yet"
+        assert isinstance(error, UpstreamUnavailable) and error.reason == "NO_IMAGE"
+        assert len(fake_gemini.requests) == 2
+
+
 @pytest.mark.parametrize(
-    "answer",
-    [
-        fake.finished("IMAGE_SAFETY"),
-        fake.finished("SAFETY"),
-        fake.finished("PROHIBITED_CONTENT"),
-        fake.prompt_blocked("SAFETY"),
-        fake.prompt_blocked("PROHIBITED_CONTENT"),
-    ],
-    ids=["image-safety", "safety", "prohibited", "prompt-safety", "prompt-prohibited"],
+    "reason", [r.name for r in types.BlockedReason if r.name != "BLOCKED_REASON_UNSPECIFIED"]
 )
-async def test_a_safety_outcome_is_blocked_without_retry(
-    fake_gemini: FakeGemini, make_generator: MakeGenerator, answer: fake.Answer
+async def test_every_prompt_block_is_refused_without_retry(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, reason: str
+) -> None:
+    fake_gemini.script(fake.prompt_blocked(reason))
+
+    with pytest.raises(GenerationBlocked) as blocked:
+        await make_generator().generate(SHEET, [])
+
+    assert reason in REFUSED
+    assert blocked.value.model_reason == reason
+    assert len(fake_gemini.requests) == 1
+
+
+async def test_a_drawing_the_model_flagged_itself_is_refused(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    flagged = fake.image()
+    flagged.body["candidates"][0]["finishReason"] = "IMAGE_RECITATION"
+    fake_gemini.script(flagged)
+
+    with pytest.raises(GenerationBlocked) as blocked:
+        await make_generator().generate(SHEET, [])
+
+    assert blocked.value.model_reason == "IMAGE_RECITATION"
+
+
+async def test_draft_images_marked_as_thoughts_are_skipped(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    draft, final = fake.picture((384, 672)), fake.picture()
+    fake_gemini.script(fake.thought_then_image(draft, final))
+
+    result = await make_generator(model="gemini-3-pro-image-preview").generate(SHEET, [])
+
+    assert result.data == final
+
+
+def usage_metadata(prompt: int, image: int = 0, text: int = 0, thoughts: int = 0) -> dict[str, Any]:
+    details = [{"modality": m, "tokenCount": n} for m, n in (("IMAGE", image), ("TEXT", text)) if n]
+    return {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": image + text,
+        "candidatesTokensDetails": details,
+        "thoughtsTokenCount": thoughts,
+        "totalTokenCount": prompt + image + text + thoughts,
+    }
+
+
+def billed(answer: fake.Answer, usage: dict[str, Any]) -> fake.Answer:
+    return replace(answer, body=answer.body | {"usageMetadata": usage})
+
+
+@pytest.mark.parametrize(
+    ("model", "usage", "expected"),
+    [
+        # 1000 input at $0.30, 200 thought at $2.50 and 1290 image tokens at $30 a million.
+        (
+            "gemini-2.5-flash-image",
+            usage_metadata(1000, image=1290, thoughts=200),
+            Usage(1, 1000, 1490, 39_500),
+        ),
+        # 600 input at $2, 40 text and 100 thought at $12, 2000 image tokens at $120 a million.
+        (
+            "gemini-3-pro-image-preview",
+            usage_metadata(600, image=2000, text=40, thoughts=100),
+            Usage(1, 600, 2140, 1200 + 1680 + 240_000),
+        ),
+    ],
+    ids=["flash", "pro"],
+)
+async def test_a_drawing_carries_the_tokens_the_model_reports_and_their_price(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, model: str, usage: dict[str, Any], expected: Usage
+) -> None:
+    fake_gemini.script(billed(fake.image(), usage))
+
+    result = await make_generator(model=model).generate(SHEET, [])
+
+    assert result.usage == expected
+
+
+async def test_every_call_is_counted_and_each_answer_charged_what_it_reports(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(
+        fake.server_error(503),  # an error reports no usage and is not billed
+        billed(fake.text_only(), usage_metadata(100, text=10)),
+        billed(fake.image(), usage_metadata(100, image=1290)),
+    )
+
+    result = await make_generator(max_attempts=3).generate(SHEET, [])
+
+    assert result.usage == Usage(3, 200, 1300, 30 + 25 + 30 + 38_700)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        (billed(fake.prompt_blocked("SAFETY"), usage_metadata(500)), Usage(1, 500, 0, 150)),
+        (billed(fake.finished("IMAGE_SAFETY"), usage_metadata(500, image=1290)), Usage(1, 500, 1290, 38_850)),
+    ],
+    ids=["prompt-blocked", "drawing-blocked"],
+)
+async def test_a_refusal_is_charged_what_the_model_bills(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, answer: fake.Answer, expected: Usage
 ) -> None:
     fake_gemini.script(answer)
 
     with pytest.raises(GenerationBlocked) as blocked:
         await make_generator().generate(SHEET, [])
 
-    expected = answer.body.get("promptFeedback", {}).get("blockReason")
-    assert blocked.value.model_reason == (expected or answer.body["candidates"][0]["finishReason"])
-    assert len(fake_gemini.requests) == 1
+    assert blocked.value.usage == expected
+
+
+async def test_an_outage_is_charged_what_its_answers_billed(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    fake_gemini.script(*[billed(fake.text_only(), usage_metadata(100, text=8))] * 2)
+
+    with pytest.raises(UpstreamUnavailable) as unavailable:
+        await make_generator().generate(SHEET, [])
+
+    assert unavailable.value.usage == Usage(2, 200, 16, 2 * (30 + 20))
+
+
+async def test_a_larger_size_is_asked_of_a_model_that_draws_it(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    result = await make_generator(model="gemini-3-pro-image-preview").generate(
+        replace(SHEET, image_size="4K"), []
+    )
+
+    [body] = fake_gemini.requests
+    assert body["generationConfig"]["imageConfig"] == {"aspectRatio": "9:16", "imageSize": "4K"}
+    # The stand-in bills a 4K drawing as Google does: 2000 image tokens at $120 a million.
+    assert result.usage.cost_micros >= 240_000
+
+
+@pytest.mark.parametrize("size", ["2K", "4K", "8K"])
+async def test_a_size_the_model_does_not_draw_is_invalid_before_any_call(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator, size: str
+) -> None:
+    with pytest.raises(InvalidInput) as invalid:
+        await make_generator().generate(replace(SHEET, image_size=size), [])
+
+    [violation] = invalid.value.violations
+    assert violation.field == "image_size" and "1K" in violation.description
+    assert fake_gemini.requests == []
+
+
+def test_an_unknown_model_is_refused(fake_gemini: FakeGemini) -> None:
+    client = gemini_client(api_key=API_KEY, base_url=fake_gemini.base_url)
+    with pytest.raises(ValueError, match="gemini-2.5-flash-image"):
+        GeminiGenerator(client, model="gemini-1.0-pro-vision")
 
 
 @pytest.mark.parametrize("answer", [fake.text_only(), fake.no_candidates()], ids=["text", "empty"])
@@ -289,9 +462,8 @@ async def test_an_unreachable_model_is_unavailable() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    generator = GeminiGenerator(
-        API_KEY, base_url=f"http://127.0.0.1:{closed_port}", backoff_seconds=0.001, timeout_seconds=2
-    )
+    client = gemini_client(api_key=API_KEY, base_url=f"http://127.0.0.1:{closed_port}", timeout_seconds=2)
+    generator = GeminiGenerator(client, backoff_seconds=0.001, timeout_seconds=2)
     try:
         with pytest.raises(UpstreamUnavailable) as unavailable:
             await generator.generate(SHEET, [])

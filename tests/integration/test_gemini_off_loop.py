@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from casting.adapters.generators.gemini import GeminiGenerator
+from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
 from casting.adapters.generators.off_loop import OffLoopGenerator
 from casting.domain import deadline
 from casting.domain.errors import GenerationBlocked, UpstreamUnavailable
@@ -25,7 +25,10 @@ SHEET = GenerationSpec(
 @pytest.fixture
 async def generator(fake_gemini: FakeGemini) -> AsyncIterator[OffLoopGenerator]:
     off_loop = OffLoopGenerator(
-        GeminiGenerator("test-key-not-real", base_url=fake_gemini.base_url, timeout_seconds=3600.0)
+        GeminiGenerator(
+            gemini_client(api_key="test-key-not-real", base_url=fake_gemini.base_url, timeout_seconds=3600.0),
+            timeout_seconds=3600.0,
+        )
     )
     yield off_loop
     await off_loop.aclose()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import re
 import threading
 from collections import deque
@@ -26,6 +27,15 @@ from PIL import Image
 
 SHEET_SIZE = (768, 1344)
 _ROUTE = re.compile(r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateContent$")
+# Output tokens of one image, by model and size, as Google's pricing page counts them.
+IMAGE_TOKENS = {
+    "gemini-2.5-flash-image": {"1K": 1290},
+    "gemini-3-pro-image-preview": {"1K": 1120, "2K": 1120, "4K": 2000},
+}
+# Input: an image is 258 tokens a 768x768 tile (one tile when both sides are 384 px or less);
+# text about 4 characters a token (Gemini's token counting guide).
+TILE = 768
+TILE_TOKENS = 258
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +66,16 @@ def image(data: bytes | None = None, mime_type: str = "image/png", delay: float 
     inline = {"mimeType": mime_type, "data": base64.b64encode(data or picture()).decode()}
     parts: list[dict[str, Any]] = [{"text": "Here is the sheet."}, {"inlineData": inline}]
     return Answer(200, {"candidates": [_candidate(parts)]}, delay=delay)
+
+
+def thought_then_image(draft: bytes, final: bytes) -> Answer:
+    """How the newer models answer: a draft image marked as a thought, then the drawing."""
+    parts: list[dict[str, Any]] = [
+        {"text": "Sketching the pose first.", "thought": True},
+        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(draft).decode()}, "thought": True},
+        {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(final).decode()}},
+    ]
+    return Answer(200, {"candidates": [_candidate(parts)]})
 
 
 def finished(reason: str) -> Answer:
@@ -155,11 +175,59 @@ class FakeGemini:
             self.requests.append(body)
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
-            return self._answers.popleft() if self._answers else image()
+            answer = self._answers.popleft() if self._answers else image()
+        return with_usage(answer, path, body)
 
     def _done(self) -> None:
         with self._lock:
             self._in_flight -= 1
+
+
+def with_usage(answer: Answer, path: str, request: dict[str, Any]) -> Answer:
+    """The answer with the usageMetadata Gemini would send for this request, unless it has one
+    or is an error (errors report no usage and are not billed)."""
+    if answer.status != 200 or "usageMetadata" in answer.body:
+        return answer
+    model = path.rsplit("/", 1)[-1].split(":")[0]
+    prompt = sum(_input_tokens(part) for content in request.get("contents", []) for part in content["parts"])
+    size = request.get("generationConfig", {}).get("imageConfig", {}).get("imageSize") or "1K"
+    image_tokens = IMAGE_TOKENS.get(model, {}).get(size, 1290)
+    images = text = thoughts = 0
+    for candidate in answer.body.get("candidates", []):
+        for part in candidate.get("content", {}).get("parts", []):
+            tokens = image_tokens if "inlineData" in part else math.ceil(len(part.get("text", "")) / 4)
+            if part.get("thought"):
+                thoughts += tokens
+            elif "inlineData" in part:
+                images += tokens
+            else:
+                text += tokens
+    usage: dict[str, Any] = {
+        "promptTokenCount": prompt,
+        "candidatesTokenCount": images + text,
+        "totalTokenCount": prompt + images + text + thoughts,
+    }
+    if images + text:
+        usage["candidatesTokensDetails"] = [
+            {"modality": modality, "tokenCount": count}
+            for modality, count in (("IMAGE", images), ("TEXT", text))
+            if count
+        ]
+    if thoughts:
+        usage["thoughtsTokenCount"] = thoughts
+    return replace(answer, body=answer.body | {"usageMetadata": usage})
+
+
+def _input_tokens(part: dict[str, Any]) -> int:
+    if "text" in part:
+        return math.ceil(len(part["text"]) / 4)
+    if "inlineData" in part:
+        data = base64.urlsafe_b64decode(part["inlineData"]["data"].replace("+", "-").replace("/", "_"))
+        width, height = Image.open(io.BytesIO(data)).size
+        if width <= TILE / 2 and height <= TILE / 2:
+            return TILE_TOKENS
+        return math.ceil(width / TILE) * math.ceil(height / TILE) * TILE_TOKENS
+    return 0
 
 
 def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:

@@ -23,6 +23,15 @@ def bounded_by(seconds_left: float | None) -> Iterator[None]:
         _deadline.reset(token)
 
 
+@contextmanager
+def at_most(seconds: float) -> Iterator[None]:
+    """Within the block, remaining() is at most `seconds`: the caller's deadline, or this sooner
+    one, so that work no caller bounds (a console page, a background job) still ends."""
+    left = remaining()
+    with bounded_by(seconds if left is None else min(left, seconds)):
+        yield
+
+
 def remaining() -> float | None:
     """Seconds left before the caller gives up, or None when the caller set no deadline."""
     deadline = _deadline.get()

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # values imports this module; errors only name the type
+    from casting.domain.values import Usage
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,33 +66,52 @@ class PreconditionFailed(DomainError):
         self.reason = reason
 
 
-class GenerationBlocked(DomainError):
-    """The image model refused the prompt or its result on safety grounds."""
+class ModelCallFailed(DomainError):
+    """A model call that gave nothing usable. `usage` is what the calls behind it were billed
+    (a refused drawing still costs its tokens), None when nothing was."""
+
+    def __init__(self, message: str, usage: Usage | None = None) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class GenerationBlocked(ModelCallFailed):
+    """The image model refused the prompt or its result (safety, policy, recitation, …)."""
 
     reason = "GENERATION_BLOCKED"
 
-    def __init__(self, model_reason: str, message: str = "the image model refused this request") -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        model_reason: str,
+        message: str = "the image model refused this request",
+        usage: Usage | None = None,
+    ) -> None:
+        super().__init__(message, usage)
         self.model_reason = model_reason
 
 
-class UpstreamBusy(DomainError):
+class UpstreamBusy(ModelCallFailed):
     """The image model's quota is exhausted; retrying after `retry_after` seconds may work."""
 
     reason = "MODEL_QUOTA_EXHAUSTED"
 
-    def __init__(self, retry_after: float, message: str = "the image model is busy") -> None:
-        super().__init__(message)
+    def __init__(
+        self, retry_after: float, message: str = "the image model is busy", usage: Usage | None = None
+    ) -> None:
+        super().__init__(message, usage)
         self.retry_after = retry_after
 
 
-class UpstreamUnavailable(DomainError):
+class UpstreamUnavailable(ModelCallFailed):
     """The image model could not be reached or gave no usable image."""
 
     def __init__(
-        self, reason: str = "MODEL_UNAVAILABLE", message: str = "the image model is unavailable"
+        self,
+        reason: str = "MODEL_UNAVAILABLE",
+        message: str = "the image model is unavailable",
+        usage: Usage | None = None,
     ) -> None:
-        super().__init__(message)
+        super().__init__(message, usage)
         self.reason = reason
 
 

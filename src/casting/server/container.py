@@ -15,11 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.adapters.blobs import blob_store_from_url
 from casting.adapters.generators.bounded import BoundedGenerator
-from casting.adapters.generators.gemini import GeminiGenerator
+from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
 from casting.adapters.generators.observed import ObservedGenerator
 from casting.adapters.generators.off_loop import OffLoopGenerator
 from casting.adapters.generators.offline import MODEL as OFFLINE_MODEL
 from casting.adapters.generators.offline import OfflineGenerator
+from casting.adapters.generators.prices import PriceTable
 from casting.adapters.images import PillowImageCodec
 from casting.adapters.recent_actors import RecentActors
 from casting.adapters.sql.engine import create_engine, create_session_factory
@@ -86,14 +87,22 @@ async def _image_model(settings: Settings) -> AsyncIterator[ImageGenerator]:
     if settings.chosen_generator == "offline":
         yield OfflineGenerator()
         return
+    client = gemini_client(
+        backend=settings.gemini_backend,
+        api_key=settings.gemini_api_key,
+        project=settings.google_cloud_project or None,
+        location=settings.google_cloud_location or None,
+        base_url=settings.gemini_base_url or None,
+        timeout_seconds=settings.gemini_timeout_seconds,
+    )
     # The client parses each answer (megabytes of JSON) on a loop of its own (off_loop.py).
     gemini = OffLoopGenerator(
         GeminiGenerator(
-            api_key=settings.gemini_api_key,
+            client,
             model=settings.gemini_model,
-            base_url=settings.gemini_base_url or None,
             max_attempts=settings.gemini_max_attempts,
             timeout_seconds=settings.gemini_timeout_seconds,
+            prices=PriceTable(settings.model_prices),
         )
     )
     try:
@@ -173,7 +182,13 @@ class Container(containers.DeclarativeContainer):
     )
 
     keeper = providers.Singleton(ImageKeeper, blobs=blobs, ids=ids, clock=clock)
-    painter = providers.Singleton(SheetPainter, generator=generator, codec=codec, keeper=keeper)
+    painter = providers.Singleton(
+        SheetPainter,
+        generator=generator,
+        codec=codec,
+        keeper=keeper,
+        time_limit_seconds=settings.provided.generation_timeout_seconds,
+    )
     idempotency_ttl = providers.Callable(timedelta, seconds=settings.provided.idempotency_ttl_seconds)
     idempotency = providers.Singleton(Idempotency, clock=clock, ttl=idempotency_ttl)
     sheet_ttl = providers.Callable(timedelta, seconds=settings.provided.sheet_ttl_seconds)

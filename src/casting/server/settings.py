@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from casting.adapters.generators.prices import ModelPrice
+
 
 class Settings(BaseSettings):
     """Every CASTING_* variable, with defaults that run on one machine (SQLite, a local blob
@@ -29,6 +31,17 @@ class Settings(BaseSettings):
     gemini_base_url: str = ""
     gemini_max_attempts: int = 3
     gemini_timeout_seconds: float = 120.0
+    # gemini-api: GEMINI_API_KEY. vertex: Vertex AI in GOOGLE_CLOUD_PROJECT and
+    # GOOGLE_CLOUD_LOCATION, with Application Default Credentials.
+    gemini_backend: Literal["gemini-api", "vertex"] = "gemini-api"
+    google_cloud_project: str = Field(default="", validation_alias=AliasChoices("GOOGLE_CLOUD_PROJECT"))
+    google_cloud_location: str = Field(default="", validation_alias=AliasChoices("GOOGLE_CLOUD_LOCATION"))
+    # The whole of one drawing, redraws and retries included, when the caller sets no shorter
+    # deadline (the console and background work set none).
+    generation_timeout_seconds: float = 300.0
+    # JSON: {"model": {"input": USD, "output": USD, "image_output": USD}} per million tokens,
+    # over the defaults of adapters/generators/prices.py.
+    model_prices: dict[str, ModelPrice] = {}
     max_concurrent_generations: int = 16
     sheet_ttl_seconds: int = 24 * 3600
     idempotency_ttl_seconds: int = 24 * 3600
@@ -85,7 +98,7 @@ class Settings(BaseSettings):
 
     @property
     def chosen_generator(self) -> Literal["gemini", "offline"]:
-        """auto means gemini when a key is set, else the offline drawing."""
+        """auto means gemini when a key is set (or Vertex AI is chosen), else the offline drawing."""
         if self.generator == "auto":
-            return "gemini" if self.gemini_api_key else "offline"
+            return "gemini" if self.gemini_api_key or self.gemini_backend == "vertex" else "offline"
         return self.generator

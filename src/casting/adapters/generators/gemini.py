@@ -7,97 +7,141 @@ attempts stay bounded, backoff honours the model's hints and no retry outlives t
 from __future__ import annotations
 
 import asyncio
-import enum
 import logging
 import math
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
 from google import genai
+from google.auth.credentials import Credentials
 from google.genai import errors, types
 
+from casting.adapters.generators.gemini_answers import Answer, read_answer
 from casting.adapters.generators.gemini_failures import (
     NO_IMAGE,
+    REJECTED,
     TRANSPORT_ERRORS,
     Failure,
+    Verdict,
     from_api_error,
     from_transport_error,
 )
+from casting.adapters.generators.gemini_models import DEFAULT_SIZE, ImageModel, image_model
+from casting.adapters.generators.prices import PriceTable
 from casting.adapters.generators.retry import Backoff
-from casting.adapters.prompts.library import PromptLibrary, RenderedPrompt
+from casting.adapters.prompts.library import PromptLibrary
 from casting.domain import deadline
-from casting.domain.errors import GenerationBlocked, UpstreamUnavailable
+from casting.domain.errors import GenerationBlocked, InvalidInput, UpstreamUnavailable
 from casting.domain.ports import GeneratedImage, GenerationSpec
-from casting.domain.values import ImageBytes
+from casting.domain.values import ImageBytes, Usage
 
 DEFAULT_MODEL = "gemini-2.5-flash-image"
-# The version that serves image output (responseModalities, imageConfig) on the Gemini API.
-API_VERSION = "v1beta"
+# The versions that serve image output (responseModalities, imageConfig): the Gemini API's, and
+# Vertex AI's (google-genai's own default there).
+API_VERSIONS = {"gemini-api": "v1beta", "vertex": "v1beta1"}
 ASPECT_RATIO = "9:16"
 
-_SAFETY_FINISHES = frozenset(
-    {
-        types.FinishReason.SAFETY,
-        types.FinishReason.IMAGE_SAFETY,
-        types.FinishReason.PROHIBITED_CONTENT,
-        types.FinishReason.IMAGE_PROHIBITED_CONTENT,
-        types.FinishReason.BLOCKLIST,
-        types.FinishReason.SPII,
-    }
-)
+Backend = Literal["gemini-api", "vertex"]
 
 logger = logging.getLogger(__name__)
 
 
+def gemini_client(
+    *,
+    backend: Backend = "gemini-api",
+    api_key: str = "",
+    project: str | None = None,
+    location: str | None = None,
+    credentials: Credentials | None = None,
+    base_url: str | None = None,
+    timeout_seconds: float = 60.0,
+) -> genai.Client:
+    """A client of the Gemini API (an API key) or of Vertex AI (a project and location, with
+    `credentials` or else Application Default Credentials), its own retries off."""
+    http_options = types.HttpOptions(
+        base_url=base_url,
+        api_version=API_VERSIONS[backend],
+        timeout=_milliseconds(timeout_seconds),
+        retry_options=types.HttpRetryOptions(attempts=1),
+    )
+    if backend == "vertex":
+        return genai.Client(
+            vertexai=True,
+            project=project,
+            location=location,
+            credentials=credentials,
+            http_options=http_options,
+        )
+    return genai.Client(api_key=api_key, vertexai=False, http_options=http_options)
+
+
 class GeminiGenerator:
-    """Draws sheets with a Gemini image model. `base_url` points the client elsewhere (a
-    proxy, or a fake in tests); `timeout_seconds` bounds each attempt; `sleep` waits out each
+    """Draws sheets with a Gemini image model through `client` (gemini_client). The model must
+    be one of gemini_models' (ValueError otherwise); `timeout_seconds` bounds each attempt;
+    `prices` turns the tokens each answer reports into what it cost; `sleep` waits out each
     backoff (tests pass one that records the delays it was asked for)."""
 
     def __init__(
         self,
-        api_key: str,
+        client: genai.Client,
         model: str = DEFAULT_MODEL,
         *,
-        base_url: str | None = None,
         max_attempts: int = 3,
         backoff_seconds: float = 1.0,
         max_backoff_seconds: float = 30.0,
         timeout_seconds: float = 60.0,
+        prices: PriceTable | None = None,
         prompts: PromptLibrary | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
-        self._client = genai.Client(
-            api_key=api_key,
-            vertexai=False,
-            http_options=types.HttpOptions(
-                base_url=base_url,
-                api_version=API_VERSION,
-                timeout=_milliseconds(timeout_seconds),
-                retry_options=types.HttpRetryOptions(attempts=1),
-            ),
-        )
-        self._model = model
+        self._client = client
+        self._model: ImageModel = image_model(model)
         self._max_attempts = max_attempts
         self._backoff = Backoff(backoff_seconds, max_backoff_seconds)
         self._timeout_seconds = timeout_seconds
+        self._prices = prices or PriceTable()
         self._prompts = prompts or PromptLibrary()
         self._sleep = sleep
 
     async def generate(self, spec: GenerationSpec, references: list[ImageBytes]) -> GeneratedImage:
+        if problem := self._model.size_problem(spec.image_size):
+            raise InvalidInput.field("image_size", problem)
+        # The identity anchor comes first, so a model that takes fewer keeps the one that matters.
+        references = references[: self._model.max_references]
         prompt = self._prompts.render(spec, reference_count=len(references))
         # References first: the model reads the prompt's "first image" as the first part.
         contents: list[types.PartUnion] = [
             *(types.Part.from_bytes(data=r.data, mime_type=r.mime_type) for r in references),
             prompt.text,
         ]
+        image_config = types.ImageConfig(aspect_ratio=ASPECT_RATIO)
+        if spec.image_size and spec.image_size != DEFAULT_SIZE:
+            image_config.image_size = spec.image_size
+        spent = Usage()
         seen: Counter[str] = Counter()
         for attempt in range(1, self._max_attempts + 1):
-            outcome = await self._attempt(contents, prompt)
-            if isinstance(outcome, GeneratedImage):
-                return outcome
+            timeout_ms = self._attempt_timeout()
+            if timeout_ms is None:
+                raise UpstreamUnavailable(message="the deadline passed before the model call", usage=spent)
+            outcome = await self._attempt(contents, image_config, timeout_ms)
+            spent += self._usage(outcome)
+            if isinstance(outcome, Answer):
+                if outcome.image is not None:
+                    return GeneratedImage(
+                        data=outcome.image.data,
+                        mime_type=outcome.image.mime_type,
+                        generator="gemini",
+                        model=self._model.name,
+                        prompt_version=prompt.version,
+                        prompt_sha256=prompt.sha256,
+                        usage=spent,
+                    )
+                if outcome.verdict is Verdict.REFUSE:
+                    raise GenerationBlocked(model_reason=outcome.reason, usage=spent)
+                outcome = _failure_of(outcome)
             seen[outcome.reason] += 1
             delay = self._backoff.delay(attempt, outcome.retry_after)
             logger.warning("gemini attempt %d of %d failed: %s", attempt, self._max_attempts, outcome.summary)
@@ -106,7 +150,7 @@ class GeminiGenerator:
                 or seen[outcome.reason] > outcome.retries
                 or not self._backoff.allows(delay)
             ):
-                raise outcome.error(delay)
+                raise outcome.error(delay, spent)
             await self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
@@ -116,64 +160,48 @@ class GeminiGenerator:
         self._client.close()
 
     async def _attempt(
-        self, contents: list[types.PartUnion], prompt: RenderedPrompt
-    ) -> GeneratedImage | Failure:
+        self, contents: list[types.PartUnion], image_config: types.ImageConfig, timeout_ms: int
+    ) -> Answer | Failure:
         config = types.GenerateContentConfig(
             response_modalities=["IMAGE"],
-            image_config=types.ImageConfig(aspect_ratio=ASPECT_RATIO),
-            http_options=types.HttpOptions(timeout=self._attempt_timeout()),
+            image_config=image_config,
+            http_options=types.HttpOptions(timeout=timeout_ms),
         )
         try:
             response = await self._client.aio.models.generate_content(
-                model=self._model, contents=contents, config=config
+                model=self._model.name, contents=contents, config=config
             )
         except errors.APIError as error:
             return from_api_error(error)
         except TRANSPORT_ERRORS as error:
             return from_transport_error(error)
-        image = _image_of(response)
-        if image is None:
-            return NO_IMAGE
-        return GeneratedImage(
-            data=image.data,
-            mime_type=image.mime_type,
-            generator="gemini",
-            model=self._model,
-            prompt_version=prompt.version,
-            prompt_sha256=prompt.sha256,
-        )
+        return read_answer(response)
 
-    def _attempt_timeout(self) -> int:
-        """Milliseconds for one attempt: the configured timeout, cut to the caller's deadline."""
+    def _usage(self, outcome: Answer | Failure) -> Usage:
+        """One model call, with the tokens its answer reports (an error reports none)."""
+        if isinstance(outcome, Failure):
+            return Usage(model_calls=1)
+        tokens = outcome.tokens
+        cost = self._prices.cost_micros(self._model.name, tokens)
+        return Usage(model_calls=1, input_tokens=tokens.input, output_tokens=tokens.output, cost_micros=cost)
+
+    def _attempt_timeout(self) -> int | None:
+        """Milliseconds for one attempt: the configured timeout, cut to the deadline; None when
+        the deadline has passed."""
         left = deadline.remaining()
         if left is None:
             return _milliseconds(self._timeout_seconds)
         if left <= 0:
-            raise UpstreamUnavailable(message="the caller's deadline passed before the model call")
+            return None
         return _milliseconds(min(self._timeout_seconds, left))
 
 
-def _image_of(response: types.GenerateContentResponse) -> ImageBytes | None:
-    """The first inline image of the first candidate. Raises GenerationBlocked when the
-    model refused the prompt or its own image, which no retry can change."""
-    feedback = response.prompt_feedback
-    if feedback and feedback.block_reason not in (None, types.BlockedReason.BLOCKED_REASON_UNSPECIFIED):
-        raise GenerationBlocked(model_reason=_name(feedback.block_reason))
-    if not response.candidates:
-        return None
-    candidate = response.candidates[0]
-    if candidate.finish_reason in _SAFETY_FINISHES:
-        raise GenerationBlocked(model_reason=_name(candidate.finish_reason))
-    parts = (candidate.content.parts if candidate.content else None) or []
-    for part in parts:
-        blob = part.inline_data
-        if blob and blob.data and blob.mime_type and blob.mime_type.startswith("image/"):
-            return ImageBytes(blob.data, blob.mime_type)
-    return None
-
-
-def _name(reason: enum.Enum | str | None) -> str:
-    return reason.name if isinstance(reason, enum.Enum) else str(reason)
+def _failure_of(answer: Answer) -> Failure:
+    """The failure of an answer without a drawing that is no refusal."""
+    reason = answer.reason or "no reason given"
+    if answer.verdict is Verdict.OUTAGE:
+        return Failure(REJECTED.reason, REJECTED.retries, f"{REJECTED.summary} ({reason})")
+    return Failure(NO_IMAGE.reason, NO_IMAGE.retries, f"{NO_IMAGE.summary} ({reason})")
 
 
 def _milliseconds(seconds: float) -> int:

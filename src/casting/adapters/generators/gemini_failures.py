@@ -6,6 +6,7 @@ prompt or the request and must not travel further than this module.
 
 from __future__ import annotations
 
+import enum
 import importlib
 import re
 import sys
@@ -15,6 +16,7 @@ from typing import Any
 from google.genai import errors
 
 from casting.domain.errors import UpstreamBusy, UpstreamUnavailable
+from casting.domain.values import Usage
 
 _UNLIMITED = sys.maxsize  # retries then end only at the generator's max_attempts
 _TRANSIENT_CODES = frozenset({408, 500, 502, 503, 504})
@@ -30,15 +32,74 @@ class Failure:
     summary: str
     retry_after: float | None = None
 
-    def error(self, next_delay: float) -> UpstreamBusy | UpstreamUnavailable:
-        """The domain error for giving up; `next_delay` is the wait a retry would have had."""
+    def error(self, next_delay: float, usage: Usage) -> UpstreamBusy | UpstreamUnavailable:
+        """The domain error for giving up, charged `usage`; `next_delay` is the wait a retry
+        would have had."""
         if self.reason == UpstreamBusy.reason:
-            return UpstreamBusy(retry_after=self.retry_after or next_delay)
-        return UpstreamUnavailable(reason=self.reason)
+            return UpstreamBusy(retry_after=self.retry_after or next_delay, usage=usage)
+        return UpstreamUnavailable(reason=self.reason, usage=usage)
 
 
 # An answer without an image is sometimes the model's whim: one more try, then give up.
 NO_IMAGE = Failure("NO_IMAGE", retries=1, summary="an answer without an image")
+# The model will not serve this request or this account whatever the prompt says (a missing
+# thought signature, an account limited for policy violations): an operator's problem.
+REJECTED = Failure("MODEL_REJECTED_REQUEST", retries=0, summary="the model refused the request's form")
+
+
+class Verdict(enum.Enum):
+    """What an answer without an image means. RETRY: the model's whim, one more try (NO_IMAGE).
+    REFUSE: the model declined this prompt or its own drawing, which no retry changes
+    (GenerationBlocked with the model's reason). OUTAGE: the model will not serve the request at
+    all (UNAVAILABLE MODEL_REJECTED_REQUEST, no retry)."""
+
+    RETRY = "retry"
+    REFUSE = "refuse"
+    OUTAGE = "outage"
+
+
+# Every finish reason (google.genai.types.FinishReason) and prompt block reason (BlockedReason),
+# by name; a name both enums have means the same in both. Charging needs no column: whatever the
+# verdict, a call costs the tokens its usage_metadata reports (Google bills those), so a prompt
+# blocked before drawing costs its input tokens, a drawing refused after the fact its input and
+# output tokens, and a 429 or 5xx, which reports no usage, nothing.
+VERDICTS: dict[str, Verdict] = {
+    # An answer that ended without an image for no stated reason, or an unfinished one.
+    "FINISH_REASON_UNSPECIFIED": Verdict.RETRY,
+    "STOP": Verdict.RETRY,
+    "MAX_TOKENS": Verdict.RETRY,
+    "CONTINUATION": Verdict.RETRY,
+    "MALFORMED_RESPONSE": Verdict.RETRY,
+    # No tools are offered; a tool call is the model wandering off.
+    "MALFORMED_FUNCTION_CALL": Verdict.RETRY,
+    "UNEXPECTED_TOOL_CALL": Verdict.RETRY,
+    "TOO_MANY_TOOL_CALLS": Verdict.RETRY,
+    # Safety, policy and ownership: the same prompt gets the same refusal.
+    "SAFETY": Verdict.REFUSE,
+    "IMAGE_SAFETY": Verdict.REFUSE,
+    "PROHIBITED_CONTENT": Verdict.REFUSE,
+    "IMAGE_PROHIBITED_CONTENT": Verdict.REFUSE,
+    "BLOCKLIST": Verdict.REFUSE,
+    "SPII": Verdict.REFUSE,
+    "RECITATION": Verdict.REFUSE,
+    "IMAGE_RECITATION": Verdict.REFUSE,
+    "MODEL_ARMOR": Verdict.REFUSE,
+    "JAILBREAK": Verdict.REFUSE,
+    "ESCALATION": Verdict.REFUSE,
+    "LANGUAGE": Verdict.REFUSE,
+    # The model's own "I will not draw this", said without a safety label.
+    "OTHER": Verdict.REFUSE,
+    "IMAGE_OTHER": Verdict.REFUSE,
+    "NO_IMAGE": Verdict.REFUSE,
+    # Not the prompt: the request's form, or the account.
+    "MISSING_THOUGHT_SIGNATURE": Verdict.OUTAGE,
+    "PUP_LIMITED_DISABLED": Verdict.OUTAGE,
+}
+
+
+def verdict_of(reason: str) -> Verdict:
+    """The verdict on a finish or block reason; one newer than this table is retried once."""
+    return VERDICTS.get(reason, Verdict.RETRY)
 
 
 def _transport_errors() -> tuple[type[Exception], ...]:

@@ -10,6 +10,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
+from casting.domain import deadline
 from casting.domain.errors import InvalidImage, UpstreamUnavailable
 from casting.domain.ports import GenerationSpec, ImageCodec, ImageGenerator
 from casting.domain.usecases.images import ImageKeeper
@@ -39,18 +40,25 @@ class SheetPainter:
         codec: ImageCodec,
         keeper: ImageKeeper,
         attempts: int = 2,
+        time_limit_seconds: float = 300.0,
     ) -> None:
         self._generator = generator
         self._codec = codec
         self._keeper = keeper
         self._attempts = attempts
+        self._time_limit = time_limit_seconds
 
     async def paint(self, project: str, spec: GenerationSpec, references: list[Image]) -> Painting:
         """Draws one sheet from `spec`, `references` first (identity anchor first), and stores it.
 
         An unusable image (not decodable, not 9:16) is drawn again, then refused as
-        UpstreamUnavailable(INVALID_MODEL_IMAGE); model errors pass through untouched.
+        UpstreamUnavailable(INVALID_MODEL_IMAGE); model errors pass through untouched. The
+        whole, redraws included, ends within `time_limit_seconds` whatever the caller's deadline.
         """
+        with deadline.at_most(self._time_limit):
+            return await self._paint(project, spec, references)
+
+    async def _paint(self, project: str, spec: GenerationSpec, references: list[Image]) -> Painting:
         anchors = [await self._keeper.load(r) for r in references]
         started = time.perf_counter()
         for _ in range(self._attempts):
