@@ -19,6 +19,7 @@ class Details:
     fields: list[str] = field(default_factory=list)
     resource_name: str = ""
     retry_seconds: float | None = None
+    quota: list[error_details_pb2.QuotaFailure.Violation] = field(default_factory=list)
 
 
 def details_of(error: grpc.aio.AioRpcError) -> Details:
@@ -38,6 +39,10 @@ def details_of(error: grpc.aio.AioRpcError) -> Details:
             resource = error_details_pb2.ResourceInfo()
             packed.Unpack(resource)
             found.resource_name = resource.resource_name
+        elif packed.Is(error_details_pb2.QuotaFailure.DESCRIPTOR):
+            failure = error_details_pb2.QuotaFailure()
+            packed.Unpack(failure)
+            found.quota = list(failure.violations)
         elif packed.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
             retry = error_details_pb2.RetryInfo()
             packed.Unpack(retry)

@@ -24,6 +24,8 @@ TABLES = {
     "thumbnails",
     "casting_operations",
     "casting_role_outcomes",
+    "project_spending",
+    "ledger",
 }
 
 

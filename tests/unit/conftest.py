@@ -18,12 +18,14 @@ from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
 from casting.domain.usecases.painting import SheetPainter
 from casting.domain.usecases.sheets import GenerateSheet, GetSheet
+from casting.domain.usecases.spending import Spending
 from casting.domain.usecases.variants import BranchVariant, DeleteVariant, GetVariant, UpdateVariant
 from tests.unit.fakes import (
     FakeBlobStore,
     FakeClock,
     FakeGenerator,
     FakeUnitOfWork,
+    FixedBudgets,
     NoActorCache,
     PngHeaderCodec,
     SequentialIds,
@@ -31,6 +33,7 @@ from tests.unit.fakes import (
 )
 
 SHEET_TTL = timedelta(hours=1)
+ESTIMATE = 40_000  # what the fake expects a drawing to cost, in USD millionths
 
 
 @dataclass
@@ -42,6 +45,7 @@ class App:
     generator: FakeGenerator = field(default_factory=FakeGenerator)
     clock: FakeClock = field(default_factory=FakeClock)
     ids: SequentialIds = field(default_factory=SequentialIds)
+    budgets: FixedBudgets = field(default_factory=FixedBudgets)
 
     def __post_init__(self) -> None:
         def uow() -> FakeUnitOfWork:
@@ -49,7 +53,8 @@ class App:
 
         codec = PngHeaderCodec()
         keeper = ImageKeeper(self.blobs, self.ids, self.clock)
-        painter = SheetPainter(self.generator, codec, keeper)
+        spending = Spending(uow, self.budgets, self.ids, self.clock)
+        painter = SheetPainter(self.generator, codec, keeper, spending, estimate_micros=lambda spec: ESTIMATE)
         idem = Idempotency(self.clock)
         self.generate_sheet = GenerateSheet(uow, painter, idem, self.ids, self.clock, SHEET_TTL)
         self.get_sheet = GetSheet(uow, self.clock)

@@ -17,12 +17,13 @@ from casting.domain.model import Actor, Sheet
 from casting.domain.pagination import PageRequest
 from casting.domain.ports import (
     ActorFilter,
+    Charge,
     GeneratedImage,
     GenerationSpec,
     IdempotencyRecord,
     Thumbnail,
 )
-from casting.domain.values import Image, ImageBytes, ImageFacts
+from casting.domain.values import Image, ImageBytes, ImageFacts, Usage
 
 
 def png(width: int, height: int, colour: tuple[int, int, int] = (200, 180, 160)) -> bytes:
@@ -58,6 +59,8 @@ class FakeGenerator:
     height: int = 128
     calls: list[tuple[GenerationSpec, list[ImageBytes]]] = field(default_factory=list)
     failures: list[Exception] = field(default_factory=list)
+    # What each drawing bills: 1000 tokens in, a 1290-token image out, USD millionths.
+    usage: Usage = Usage(model_calls=1, input_tokens=1000, output_tokens=1290, cost_micros=39_000)
 
     async def generate(self, spec: GenerationSpec, references: list[ImageBytes]) -> GeneratedImage:
         self.calls.append((spec, references))
@@ -71,6 +74,7 @@ class FakeGenerator:
             model="fake-1",
             prompt_version="fake-v1",
             prompt_sha256=hashlib.sha256(repr(spec).encode()).hexdigest(),
+            usage=self.usage,
         )
 
 
@@ -112,6 +116,7 @@ class Tables:
     images: dict[tuple[str, str], Image] = field(default_factory=dict)
     idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
     thumbnails: dict[tuple[str, int], Thumbnail] = field(default_factory=dict)
+    charges: dict[str, tuple[Charge, Usage | None]] = field(default_factory=dict)
 
 
 class _Repository:
@@ -242,6 +247,34 @@ class FakeThumbnails(_Repository):
         self._tables.thumbnails[(thumbnail.source_sha256, thumbnail.width)] = thumbnail
 
 
+class FakeLedger(_Repository):
+    async def reserve(self, charge: Charge) -> int:
+        before = await self.spent(charge.project, charge.month)
+        self._tables.charges[charge.id] = (charge, None)
+        return before
+
+    async def settle(self, charge: Charge, usage: Usage, at: datetime) -> None:
+        if self._tables.charges[charge.id][1] is None:
+            self._tables.charges[charge.id] = (charge, usage)
+
+    async def spent(self, project: str, month: str) -> int:
+        return sum(
+            charge.reserved_micros if usage is None else usage.cost_micros
+            for charge, usage in self._tables.charges.values()
+            if (charge.project, charge.month) == (project, month)
+        )
+
+
+@dataclass
+class FixedBudgets:
+    """Caps per project in USD millionths; a project not listed has none."""
+
+    caps: dict[str, int] = field(default_factory=dict)
+
+    def monthly_cap_micros(self, project: str) -> int | None:
+        return self.caps.get(project)
+
+
 class FakeUnitOfWork:
     """A transaction over shared Tables: works on a deep copy, publishes it on commit."""
 
@@ -254,6 +287,7 @@ class FakeUnitOfWork:
         self.images = FakeImages(self)
         self.idempotency = FakeIdempotency(self)
         self.thumbnails = FakeThumbnails(self)
+        self.ledger = FakeLedger(self)
 
     async def __aenter__(self) -> Self:
         self.staged = copy.deepcopy(self.tables)

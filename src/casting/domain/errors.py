@@ -115,6 +115,23 @@ class UpstreamUnavailable(ModelCallFailed):
         self.reason = reason
 
 
+class BudgetExceeded(DomainError):
+    """The project's monthly budget would be passed by one more drawing. Amounts in USD
+    millionths; `spent_micros` counts the drawings still in flight at their estimate."""
+
+    reason = "BUDGET_EXCEEDED"
+
+    def __init__(self, project: str, month: str, cap_micros: int, spent_micros: int) -> None:
+        super().__init__(
+            f"project {project} has spent ${spent_micros / 1e6:.2f} of its ${cap_micros / 1e6:.2f}"
+            f" budget for {month}; the next drawing would pass it"
+        )
+        self.project = project
+        self.month = month
+        self.cap_micros = cap_micros
+        self.spent_micros = spent_micros
+
+
 class StorageUnavailable(DomainError):
     """The database could not be reached in time (no free connection, a lost connection, a
     statement past its timeout); retrying later may work."""

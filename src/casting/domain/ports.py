@@ -158,6 +158,34 @@ class OperationRepository(Protocol):
         """Every operation, of any project, not cancelled and with a role lacking an outcome."""
 
 
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """One drawing's entry in its project's spending ledger for `month` ("2026-11", UTC):
+    reserved at an estimate before the model is called, settled later to what it cost."""
+
+    id: str
+    project: str
+    month: str
+    reserved_micros: int
+    reserve_time: datetime
+
+
+class LedgerRepository(Protocol):
+    """What each project spent on models, a month at a time, in USD millionths."""
+
+    async def reserve(self, charge: Charge) -> int:
+        """Stages the charge at its reserved amount and returns what the project's month held
+        before it (settled costs plus open reservations). The project's month stays locked
+        until the unit of work ends, so reservations take turns across replicas."""
+
+    async def settle(self, charge: Charge, usage: Usage, at: datetime) -> None:
+        """Stages the charge at `usage`'s cost in place of its reservation; a charge already
+        settled is left as it is."""
+
+    async def spent(self, project: str, month: str) -> int:
+        """The month's spend so far: settled costs plus open reservations."""
+
+
 class UnitOfWork(Protocol):
     """One transaction. Leaving the block without commit() rolls back."""
 
@@ -167,6 +195,9 @@ class UnitOfWork(Protocol):
     idempotency: IdempotencyRepository
     thumbnails: ThumbnailRepository
     operations: OperationRepository
+
+
+    ledger: LedgerRepository
 
     async def __aenter__(self) -> Self: ...
 
@@ -240,6 +271,13 @@ class GeneratedImage:
 class ImageGenerator(Protocol):
     async def generate(self, spec: GenerationSpec, references: list[ImageBytes]) -> GeneratedImage:
         """Draws one sheet. Raises GenerationBlocked, UpstreamBusy or UpstreamUnavailable."""
+
+
+class Budgets(Protocol):
+    """Monthly spending caps per project."""
+
+    def monthly_cap_micros(self, project: str) -> int | None:
+        """The project's cap for a month in USD millionths; None: no cap."""
 
 
 class ImageCodec(Protocol):

@@ -14,6 +14,7 @@ from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.adapters.blobs import blob_store_from_url
+from casting.adapters.budgets import BudgetsFile
 from casting.adapters.generators.bounded import BoundedGenerator
 from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
 from casting.adapters.generators.observed import ObservedGenerator
@@ -45,6 +46,7 @@ from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
 from casting.domain.usecases.painting import SheetPainter
 from casting.domain.usecases.sheets import GenerateSheet, GetSheet
+from casting.domain.usecases.spending import Spending
 from casting.domain.usecases.story_casting import (
     CancelOperation,
     CastRole,
@@ -82,7 +84,7 @@ async def _engine(settings: Settings, tracing: TracerProvider) -> AsyncIterator[
         await engine.dispose()
 
 
-async def _image_model(settings: Settings) -> AsyncIterator[ImageGenerator]:
+async def _image_model(settings: Settings, prices: PriceTable) -> AsyncIterator[ImageGenerator]:
     """The generator the settings choose; the Gemini client's connections close at shutdown."""
     if settings.chosen_generator == "offline":
         yield OfflineGenerator()
@@ -102,7 +104,7 @@ async def _image_model(settings: Settings) -> AsyncIterator[ImageGenerator]:
             model=settings.gemini_model,
             max_attempts=settings.gemini_max_attempts,
             timeout_seconds=settings.gemini_timeout_seconds,
-            prices=PriceTable(settings.model_prices),
+            prices=prices,
         )
     )
     try:
@@ -159,7 +161,9 @@ class Container(containers.DeclarativeContainer):
 
     blobs = providers.Singleton(blob_store_from_url, settings.provided.blob_url)
     codec = providers.Singleton(PillowImageCodec)
-    model = providers.Resource(_image_model, settings=settings)
+    # Model prices: Google's published ones, with the operator's CASTING_MODEL_PRICES over them.
+    prices = providers.Singleton(PriceTable, settings.provided.model_prices)
+    model = providers.Resource(_image_model, settings=settings, prices=prices)
     observed_model = providers.Singleton(
         ObservedGenerator,
         inner=model,
@@ -182,11 +186,22 @@ class Container(containers.DeclarativeContainer):
     )
 
     keeper = providers.Singleton(ImageKeeper, blobs=blobs, ids=ids, clock=clock)
+    budgets = providers.Singleton(BudgetsFile, settings.provided.budgets_file)
+    spending = providers.Singleton(
+        Spending,
+        uow=uow.provider,
+        budgets=budgets,
+        ids=ids,
+        clock=clock,
+        observer=metrics.provided.spent,
+    )
     painter = providers.Singleton(
         SheetPainter,
         generator=generator,
         codec=codec,
         keeper=keeper,
+        spending=spending,
+        estimate_micros=model.provided.estimate_micros,
         time_limit_seconds=settings.provided.generation_timeout_seconds,
     )
     idempotency_ttl = providers.Callable(timedelta, seconds=settings.provided.idempotency_ttl_seconds)

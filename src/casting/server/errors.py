@@ -25,6 +25,7 @@ _CODES: list[tuple[type[errors.DomainError], int]] = [
     (errors.GenerationBlocked, code_pb2.FAILED_PRECONDITION),
     (errors.PreconditionFailed, code_pb2.FAILED_PRECONDITION),
     (errors.UpstreamBusy, code_pb2.RESOURCE_EXHAUSTED),
+    (errors.BudgetExceeded, code_pb2.RESOURCE_EXHAUSTED),
     (errors.UpstreamUnavailable, code_pb2.UNAVAILABLE),
     (errors.StorageUnavailable, code_pb2.UNAVAILABLE),
 ]
@@ -60,6 +61,8 @@ def to_status(error: errors.DomainError) -> grpc.Status:
     metadata = {}
     if isinstance(error, errors.GenerationBlocked):
         metadata["model_reason"] = error.model_reason
+    elif isinstance(error, errors.BudgetExceeded):
+        metadata |= {"cap_micros": str(error.cap_micros), "spent_micros": str(error.spent_micros)}
     details = [_packed(error_details_pb2.ErrorInfo(reason=error.reason, domain=DOMAIN, metadata=metadata))]
     if isinstance(error, errors.InvalidInput):
         violations = [
@@ -76,6 +79,8 @@ def to_status(error: errors.DomainError) -> grpc.Status:
         details.append(_packed(resource))
     elif isinstance(error, errors.UpstreamBusy):
         details.append(_retry_after(error.retry_after))
+    elif isinstance(error, errors.BudgetExceeded):
+        details.append(_packed(_quota_failure(error)))
     elif isinstance(error, errors.UpstreamUnavailable | errors.StorageUnavailable):
         details.append(_retry_after(UNAVAILABLE_RETRY_SECONDS))
     return rpc_status.to_status(status_pb2.Status(code=code, message=error.message, details=details))
@@ -93,6 +98,23 @@ def failure_status(failure: RoleFailure) -> status_pb2.Status:
         reason, message = failure.reason, failure.message
     info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
     return status_pb2.Status(code=code, message=message, details=[_packed(info)])
+
+
+def _quota_failure(error: errors.BudgetExceeded) -> error_details_pb2.QuotaFailure:
+    """The cap, in QuotaFailure's fields, and the spend in its words (ErrorInfo's metadata
+    carries both as numbers)."""
+    violation = error_details_pb2.QuotaFailure.Violation(
+        subject=f"projects/{error.project}",
+        description=(
+            f"monthly model budget of {error.cap_micros / 1e6:.2f} USD for {error.month}:"
+            f" {error.spent_micros / 1e6:.6f} USD spent or reserved"
+        ),
+        quota_metric=f"{DOMAIN}/model_cost_usd_micros",
+        quota_id="MonthlyModelBudgetPerProject",
+        quota_dimensions={"project": error.project, "month": error.month},
+        quota_value=error.cap_micros,
+    )
+    return error_details_pb2.QuotaFailure(violations=[violation])
 
 
 def plain_status(code: int, reason: str, message: str) -> grpc.Status:

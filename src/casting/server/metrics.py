@@ -13,6 +13,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from casting.adapters.generators.bounded import BoundedGenerator
+from casting.domain.values import Usage
 from casting.server.interceptors import RpcOutcome
 
 # Seconds; sheets take tens of seconds on a real model, reads a few milliseconds.
@@ -47,6 +48,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.cost = Counter(
+            "casting_cost_usd",
+            "What model calls cost, in USD at the price table's rates, by project.",
+            ["project"],
+            registry=registry,
+        )
         self.generations_in_flight = Gauge(
             "casting_generations_in_flight", "Image model calls running now.", registry=registry
         )
@@ -59,6 +66,10 @@ class Metrics:
     def generation_finished(self, generator: str, model: str, outcome: str, seconds: float) -> None:
         self.generations.labels(generator, model, outcome).inc()
         self.generation_seconds.labels(generator, model).observe(seconds)
+
+    def spent(self, project: str, usage: Usage) -> None:
+        """Counts a settled drawing's cost (a SpendObserver)."""
+        self.cost.labels(project).inc(usage.cost_micros / 1_000_000)
 
     def count_in_flight(self, generator: BoundedGenerator) -> None:
         self.generations_in_flight.set_function(lambda: generator.in_flight)

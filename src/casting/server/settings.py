@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # JSON: {"model": {"input": USD, "output": USD, "image_output": USD}} per million tokens,
     # over the defaults of adapters/generators/prices.py.
     model_prices: dict[str, ModelPrice] = {}
+    # YAML: monthly budgets per project (adapters/budgets.py); empty: no caps.
+    budgets_file: str = ""
     max_concurrent_generations: int = 16
     sheet_ttl_seconds: int = 24 * 3600
     idempotency_ttl_seconds: int = 24 * 3600

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import asdict
 from typing import Protocol
 
 from opentelemetry import trace
 
-from casting.domain.errors import DomainError
+from casting.domain.errors import DomainError, ModelCallFailed
 from casting.domain.ports import GeneratedImage, GenerationSpec, ImageGenerator
-from casting.domain.values import ImageBytes
+from casting.domain.values import ImageBytes, Usage
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +52,20 @@ class ObservedGenerator:
             "casting.generation.references": len(references),
         }
         outcome = "error"
+        usage: Usage | None = None
         started = time.perf_counter()
         with self._tracer.start_as_current_span(
             f"generate {self._generator}", kind=trace.SpanKind.CLIENT, attributes=attributes
         ) as span:
             try:
                 image = await self._inner.generate(spec, references)
-                outcome = "ok"
+                outcome, usage = "ok", image.usage
                 return image
             except asyncio.CancelledError:
                 outcome = "cancelled"
+                raise
+            except ModelCallFailed as error:
+                outcome, usage = error.reason.lower(), error.usage
                 raise
             except DomainError as error:
                 outcome = error.reason.lower()
@@ -81,5 +86,7 @@ class ObservedGenerator:
                         "kind": spec.kind.value,
                         "outcome": outcome,
                         "duration_ms": round(seconds * 1000, 2),
+                        # What the model billed for this call, retries included.
+                        **asdict(usage or Usage()),
                     },
                 )

@@ -16,8 +16,9 @@ from enum import Enum
 from casting.adapters.generators.offline_drawing import draw_sheet
 from casting.adapters.generators.offline_identity import read_identity
 from casting.adapters.generators.offline_look import look_for
+from casting.domain.errors import InvalidInput
 from casting.domain.ports import GeneratedImage, GenerationSpec
-from casting.domain.values import ImageBytes
+from casting.domain.values import ImageBytes, Usage
 
 GENERATOR = "offline"
 MODEL = "procedural-v1"
@@ -29,6 +30,10 @@ class OfflineGenerator:
     reference (the parent's sheet) supplies the identity the changes leave alone."""
 
     async def generate(self, spec: GenerationSpec, references: list[ImageBytes]) -> GeneratedImage:
+        if spec.image_size not in ("", "1K"):
+            raise InvalidInput.field(
+                "image_size", f"the offline generator draws 1K only, not {spec.image_size}"
+            )
         # Drawing takes tens of milliseconds of CPU (Pillow releases the GIL for most of it):
         # too long to hold the event loop, so it runs in a worker thread.
         data = await asyncio.to_thread(self.draw, spec, references)
@@ -39,7 +44,12 @@ class OfflineGenerator:
             model=MODEL,
             prompt_version=PROMPT_VERSION,
             prompt_sha256=spec_sha256(spec),
+            usage=Usage(model_calls=1),  # a drawing, at no cost
         )
+
+    def estimate_micros(self, spec: GenerationSpec) -> int:
+        """What a drawing is expected to cost: nothing."""
+        return 0
 
     def draw(self, spec: GenerationSpec, references: list[ImageBytes]) -> bytes:
         """The sheet's PNG bytes, synchronously."""

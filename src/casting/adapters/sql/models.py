@@ -301,3 +301,33 @@ Index(
     sqlite_where=VariantRow.is_default,
     postgresql_where=VariantRow.is_default,
 )
+
+
+class SpendingRow(Base):
+    """A project's spend for one month (USD millionths): its settled charges plus the open
+    reservations. Reserving locks this row, so that replicas take turns at the cap."""
+
+    __tablename__ = "project_spending"
+
+    project: Mapped[str] = mapped_column(OWNER_ID, primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # 2026-11, UTC
+    spent_micros: Mapped[int] = mapped_column(BigInteger)
+
+
+class ChargeRow(Base):
+    """One drawing's charge: reserved at an estimate, then settled to what the model billed
+    (cost_micros NULL until then)."""
+
+    __tablename__ = "ledger"
+    __table_args__ = (Index(None, "project", "month"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    project: Mapped[str] = mapped_column(OWNER_ID)
+    month: Mapped[str] = mapped_column(String(7))
+    reserved_micros: Mapped[int] = mapped_column(BigInteger)
+    cost_micros: Mapped[int | None] = mapped_column(BigInteger)
+    model_calls: Mapped[int] = mapped_column(default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    create_time: Mapped[datetime]
+    settle_time: Mapped[datetime | None]

@@ -13,6 +13,7 @@ from casting.adapters.sql.conflicts import conflicts_as_domain_errors, unavailab
 from casting.adapters.sql.idempotency import SqlIdempotencyRepository
 from casting.adapters.sql.images import SqlImageRepository
 from casting.adapters.sql.operations import SqlOperationRepository
+from casting.adapters.sql.ledger import SqlLedgerRepository
 from casting.adapters.sql.sheets import SqlSheetRepository
 from casting.adapters.sql.thumbnails import SqlThumbnailRepository
 
@@ -29,6 +30,7 @@ class SqlUnitOfWork:
     idempotency: SqlIdempotencyRepository
     thumbnails: SqlThumbnailRepository
     operations: SqlOperationRepository
+    ledger: SqlLedgerRepository
 
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], recent: RecentActors | None = None
@@ -48,6 +50,7 @@ class SqlUnitOfWork:
         self.idempotency = SqlIdempotencyRepository(session)
         self.thumbnails = SqlThumbnailRepository(session)
         self.operations = SqlOperationRepository(session)
+        self.ledger = SqlLedgerRepository(session)
         return self
 
     async def __aexit__(

@@ -79,6 +79,7 @@ class GenerateSheet:
         )
         async with self._uow() as uow:
             await uow.images.add(painting.image)
+            await self._painter.settle(uow, painting)
             await uow.sheets.add(sheet)
             await self._idempotency.remember(uow, key, sheet.id)
             await uow.commit()

@@ -122,6 +122,7 @@ class BranchVariant:
             )
             actor.add_variant(look)
             await uow.images.add(painting.image)
+            await self._painter.settle(uow, painting)
             await uow.actors.save(actor)
             await self._idempotency.remember(uow, key, look.id)
             await uow.commit()

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from casting.domain.errors import (
+    BudgetExceeded,
     Conflict,
     DomainError,
     FieldViolation,
@@ -65,6 +66,12 @@ def plain_words(error: DomainError) -> Said:
             )
         case UpstreamBusy(retry_after=retry_after):
             return Said(f"The image model is busy. Try again in {math.ceil(retry_after)} s.", 429)
+        case BudgetExceeded(cap_micros=cap, spent_micros=spent):
+            return Said(
+                f"This project's model budget for the month is used up: ${spent / 1e6:.2f} of"
+                f" ${cap / 1e6:.2f}. Ask whoever runs Casting to raise it.",
+                429,
+            )
         case UpstreamUnavailable():
             return Said("The image model could not draw a usable sheet just now. Try again shortly.", 503)
         case NotFound(resource_type="sheet"):

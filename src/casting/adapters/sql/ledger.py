@@ -1,0 +1,71 @@
+"""The spending ledger: one charge per drawing, and each project's running total a month.
+
+The total is kept beside the charges so that checking a budget reads one row, whatever the
+month's count of drawings: a reservation is one upsert of that row (which locks it until the
+transaction ends, on PostgreSQL by row lock, on SQLite by its one writer) and one insert.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from casting.adapters.sql.models import ChargeRow, SpendingRow
+from casting.domain.ports import Charge
+from casting.domain.values import Usage
+
+
+class SqlLedgerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def reserve(self, charge: Charge) -> int:
+        insert = postgresql.insert if self._session.bind.dialect.name == "postgresql" else sqlite.insert
+        upsert = insert(SpendingRow).values(
+            project=charge.project, month=charge.month, spent_micros=charge.reserved_micros
+        )
+        upsert = upsert.on_conflict_do_update(
+            index_elements=[SpendingRow.project, SpendingRow.month],
+            set_={"spent_micros": SpendingRow.spent_micros + upsert.excluded.spent_micros},
+        ).returning(SpendingRow.spent_micros)
+        total = (await self._session.execute(upsert)).scalar_one()
+        self._session.add(
+            ChargeRow(
+                id=charge.id,
+                project=charge.project,
+                month=charge.month,
+                reserved_micros=charge.reserved_micros,
+                create_time=charge.reserve_time,
+            )
+        )
+        return int(total) - charge.reserved_micros
+
+    async def settle(self, charge: Charge, usage: Usage, at: datetime) -> None:
+        settled = await self._session.execute(
+            update(ChargeRow)
+            .where(ChargeRow.id == charge.id, ChargeRow.cost_micros.is_(None))
+            .values(
+                cost_micros=usage.cost_micros,
+                model_calls=usage.model_calls,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                settle_time=at,
+            )
+        )
+        if cast(CursorResult[Any], settled).rowcount != 1:
+            return
+        await self._session.execute(
+            update(SpendingRow)
+            .where(SpendingRow.project == charge.project, SpendingRow.month == charge.month)
+            .values(spent_micros=SpendingRow.spent_micros + (usage.cost_micros - charge.reserved_micros))
+        )
+
+    async def spent(self, project: str, month: str) -> int:
+        total = await self._session.scalar(
+            select(SpendingRow.spent_micros).where(SpendingRow.project == project, SpendingRow.month == month)
+        )
+        return int(total or 0)

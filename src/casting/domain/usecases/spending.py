@@ -1,0 +1,62 @@
+"""What drawings cost each project, and the monthly budgets that stop them.
+
+A drawing reserves its estimated cost in the ledger, in a short transaction of its own, before
+the model is called: refused there (BudgetExceeded) when the month's spend and the estimate
+would pass the project's cap. Replicas reserve in turn (the ledger locks the project's month),
+so two racing at the cap overspend by at most what the drawings already in flight cost above
+their estimates. The reservation is then settled to what the model billed: in the transaction
+that stores the drawing, or in one of its own when the drawing failed. A drawing cut off
+without an answer (the caller left) keeps its estimate: what the model billed is unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from casting.domain.errors import BudgetExceeded
+from casting.domain.ports import Budgets, Charge, Clock, IdFactory, UnitOfWork
+from casting.domain.values import Usage
+
+# Told what each project spent: (project, usage), once per settled drawing.
+SpendObserver = Callable[[str, Usage], None]
+
+
+class Spending:
+    def __init__(
+        self,
+        uow: Callable[[], UnitOfWork],
+        budgets: Budgets,
+        ids: IdFactory,
+        clock: Clock,
+        observer: SpendObserver | None = None,
+    ) -> None:
+        self._uow = uow
+        self._budgets = budgets
+        self._ids = ids
+        self._clock = clock
+        self._observer = observer
+
+    async def reserve(self, project: str, estimate_micros: int) -> Charge:
+        """Reserves `estimate_micros` of the project's month for one drawing, or raises
+        BudgetExceeded (reserving nothing) when that would pass the project's cap."""
+        now = self._clock.now()
+        charge = Charge(self._ids.new_id(), project, now.strftime("%Y-%m"), estimate_micros, now)
+        async with self._uow() as uow:
+            before = await uow.ledger.reserve(charge)
+            cap = self._budgets.monthly_cap_micros(project)
+            if cap is not None and before + estimate_micros > cap:
+                raise BudgetExceeded(project, charge.month, cap, before)
+            await uow.commit()
+        return charge
+
+    async def settle(self, uow: UnitOfWork, charge: Charge, usage: Usage) -> None:
+        """Stages the charge at what it cost, in `uow`: the transaction of what it paid for."""
+        await uow.ledger.settle(charge, usage, self._clock.now())
+        if self._observer is not None:
+            self._observer(charge.project, usage)
+
+    async def settle_failed(self, charge: Charge, usage: Usage) -> None:
+        """Settles, in a transaction of its own, a drawing that stored nothing."""
+        async with self._uow() as uow:
+            await self.settle(uow, charge, usage)
+            await uow.commit()
