@@ -196,7 +196,6 @@ class UnitOfWork(Protocol):
     thumbnails: ThumbnailRepository
     operations: OperationRepository
 
-
     ledger: LedgerRepository
 
     async def __aenter__(self) -> Self: ...

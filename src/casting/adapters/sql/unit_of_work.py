@@ -12,8 +12,8 @@ from casting.adapters.sql.actors import SqlActorRepository
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors, unavailable
 from casting.adapters.sql.idempotency import SqlIdempotencyRepository
 from casting.adapters.sql.images import SqlImageRepository
-from casting.adapters.sql.operations import SqlOperationRepository
 from casting.adapters.sql.ledger import SqlLedgerRepository
+from casting.adapters.sql.operations import SqlOperationRepository
 from casting.adapters.sql.sheets import SqlSheetRepository
 from casting.adapters.sql.thumbnails import SqlThumbnailRepository
 
