@@ -71,14 +71,21 @@ async def test_a_drawing_past_the_cap_is_refused_before_the_model_is_called(
     drawing_with_gemini(container, fake_gemini, budgets_file=caps)
     async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
         stub = casting_pb2_grpc.CastingServiceStub(channel)
-        for _ in range(3):
-            await stub.GenerateSheet(request())
+        drawn = [await stub.GenerateSheet(request()) for _ in range(3)]
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.GenerateSheet(request())
         await stub.GenerateSheet(request("projects/studio-2"))  # under the default cap
+        stored = await stub.GetSheet(pb.GetSheetRequest(name=drawn[0].name))
 
     assert_budget_exceeded(refused.value, 120_000)
     assert len(fake_gemini.requests) == 4, "the refused drawing never reached the model"
+    usage = drawn[0].generation.usage
+    assert (usage.model_calls, usage.output_tokens) == (1, 1290 + 5)  # the image, and "Here is the sheet."
+    assert 1290 * 30 < usage.cost_micros < ESTIMATE_MICROS
+    assert stored.generation.usage == usage
+    month = drawn[0].create_time.ToDatetime().strftime("%Y-%m")
+    spend = await month_spend(container.settings().database_url, "studio-1", month)
+    assert spend == sum(sheet.generation.usage.cost_micros for sheet in drawn)
 
 
 def start_replica(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
@@ -150,4 +157,4 @@ async def test_two_replicas_racing_at_the_cap_do_not_pass_it_together(
     assert len(fake_gemini.requests) == 3
     month = drawn[0].create_time.ToDatetime().strftime("%Y-%m")
     spend = await month_spend(shared_database, "studio-1", month)
-    assert 0 < spend <= 120_000
+    assert spend == sum(sheet.generation.usage.cost_micros for sheet in drawn) <= 120_000

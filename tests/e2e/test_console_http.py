@@ -15,15 +15,18 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
+import grpc
 import pytest
 from PIL import Image
 
 from casting.server.container import Container
-from casting.server.main import RunningServer
+from casting.server.main import RunningServer, running
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
+from tests.e2e.conftest import drawing_with_gemini
 from tests.support.browser import free_port
 from tests.support.console import ConsoleClient, console_client
+from tests.support.fake_gemini import FakeGemini
 
 PROJECT = "studio"
 
@@ -208,3 +211,34 @@ def _first_answer(url: str, process: subprocess.Popen[bytes], seconds: float = 3
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+async def test_preview_and_look_pages_say_what_the_drawing_cost(
+    container: Container, fake_gemini: FakeGemini
+) -> None:
+    drawing_with_gemini(container, fake_gemini)
+    async with (
+        running(container) as live,
+        grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel,
+        aiohttp.ClientSession(f"http://127.0.0.1:{live.console_port}") as http,
+    ):
+        stub = casting_pb2_grpc.CastingServiceStub(channel)
+        parent = f"projects/{PROJECT}"
+        sheet = await stub.GenerateSheet(
+            pb.GenerateSheetRequest(parent=parent, story_style="romance", image_style="webtoon")
+        )
+        actor = await stub.SaveActor(
+            pb.SaveActorRequest(parent=parent, sheet=sheet.name, display_name="Mina")
+        )
+        pages = [f"/{sheet.name}", f"/{actor.variants[0].name}"]
+        texts = []
+        for page in pages:
+            async with http.get(page) as response:
+                assert response.status == 200
+                texts.append(await response.text())
+
+    usage = sheet.generation.usage
+    tokens = f"{usage.input_tokens:,} tokens in, {usage.output_tokens:,} out"
+    said = f"${usage.cost_micros / 1e6:.4f} · 1 model call · {tokens}"
+    assert usage.cost_micros > 0
+    assert all(said in text for text in texts)

@@ -31,6 +31,7 @@ PROVEN_ELSEWHERE = {
     "INTERNAL": "test_faults.py",
     "UNAUTHENTICATED": "test_auth.py",
     "PERMISSION_DENIED": "test_auth.py",
+    "BUDGET_EXCEEDED": "test_budgets.py",
 }
 
 

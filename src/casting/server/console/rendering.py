@@ -11,10 +11,17 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from casting.domain.model import Variant
 from casting.domain.usecases.styles import ListStyles
 from casting.domain.usecases.thumbnails import THUMBNAIL_WIDTHS
-from casting.domain.values import Image
+from casting.domain.values import Image, Usage
 from casting.server.console.forms import TRAIT_FIELDS, TRAIT_LABELS, described
 from casting.server.console.sessions import csrf_field, visit
 from casting.server.console.words import Said
+
+
+def cost_in_words(usage: Usage) -> str:
+    """What a drawing cost, for a person: "$0.0391 · 1 model call · 1,400 tokens in, 1,295 out"."""
+    calls = f"{usage.model_calls} model call{'' if usage.model_calls == 1 else 's'}"
+    tokens = f"{usage.input_tokens:,} tokens in, {usage.output_tokens:,} out"
+    return f"${usage.cost_micros / 1e6:.4f} · {calls} · {tokens}"
 
 
 def sheet_of(look: Variant) -> Image:
@@ -39,6 +46,7 @@ _ENV.globals.update(
     viewer=lambda: visit().viewer,
 )
 _ENV.filters["described"] = described
+_ENV.filters["cost"] = cost_in_words
 
 
 def render(template: str, *, status: int = 200, **context: Any) -> web.Response:
