@@ -17,6 +17,7 @@ from casting.adapters.blobs import blob_store_from_url
 from casting.adapters.budgets import BudgetsFile
 from casting.adapters.generators.bounded import BoundedGenerator
 from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
+from casting.adapters.generators.gemini_models import drawing_estimate
 from casting.adapters.generators.observed import ObservedGenerator
 from casting.adapters.generators.off_loop import OffLoopGenerator
 from casting.adapters.generators.offline import MODEL as OFFLINE_MODEL
@@ -128,6 +129,11 @@ def _casting_engine(settings: Settings, cast_role: CastRole) -> InProcessEngine 
     return InProcessEngine(cast_role, settings.cast_workers)
 
 
+def _priced_model(settings: Settings) -> str | None:
+    """The image model whose drawings are charged; None for the offline drawing."""
+    return None if settings.chosen_generator == "offline" else settings.gemini_model
+
+
 def _model_name(settings: Settings) -> str:
     return OFFLINE_MODEL if settings.chosen_generator == "offline" else settings.gemini_model
 
@@ -201,7 +207,9 @@ class Container(containers.DeclarativeContainer):
         codec=codec,
         keeper=keeper,
         spending=spending,
-        estimate_micros=model.provided.estimate_micros,
+        estimate_micros=providers.Callable(
+            drawing_estimate, providers.Callable(_priced_model, settings), prices
+        ),
         time_limit_seconds=settings.provided.generation_timeout_seconds,
     )
     idempotency_ttl = providers.Callable(timedelta, seconds=settings.provided.idempotency_ttl_seconds)

@@ -28,7 +28,7 @@ from casting.adapters.generators.gemini_failures import (
     from_transport_error,
 )
 from casting.adapters.generators.gemini_models import DEFAULT_SIZE, ImageModel, image_model
-from casting.adapters.generators.prices import PriceTable, Tokens
+from casting.adapters.generators.prices import PriceTable
 from casting.adapters.generators.retry import Backoff
 from casting.adapters.prompts.library import PromptLibrary
 from casting.domain import deadline
@@ -41,9 +41,6 @@ DEFAULT_MODEL = "gemini-2.5-flash-image"
 # Vertex AI's (google-genai's own default there).
 API_VERSIONS = {"gemini-api": "v1beta", "vertex": "v1beta1"}
 ASPECT_RATIO = "9:16"
-# A reservation's input: the prompt (a few hundred tokens) and two 768x1344 references of 516
-# tokens each. The output, the drawing, is most of any bill.
-ESTIMATED_INPUT_TOKENS = 1500
 
 Backend = Literal["gemini-api", "vertex"]
 
@@ -156,14 +153,6 @@ class GeminiGenerator:
                 raise outcome.error(delay, spent)
             await self._sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
-
-    def estimate_micros(self, spec: GenerationSpec) -> int:
-        """What one drawing of `spec` is expected to cost, in USD millionths, before it is made."""
-        size = spec.image_size or DEFAULT_SIZE
-        image = self._model.image_tokens.get(size, max(self._model.image_tokens.values()))
-        return self._prices.cost_micros(
-            self._model.name, Tokens(input=ESTIMATED_INPUT_TOKENS, output_image=image)
-        )
 
     async def aclose(self) -> None:
         """Closes the client's connection pools."""

@@ -10,10 +10,16 @@ are unknown, and so would be its bills.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from casting.adapters.generators.prices import PriceTable, Tokens
+from casting.domain.ports import GenerationSpec
+
 DEFAULT_SIZE = "1K"
+# What a budget reserves for a drawing's input: the prompt (a few hundred tokens) and two
+# 768x1344 references of 516 tokens each. The output, the drawing, is most of any bill.
+ESTIMATED_INPUT_TOKENS = 1500
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +32,11 @@ class ImageModel:
     @property
     def sizes(self) -> tuple[str, ...]:
         return tuple(self.image_tokens)
+
+    def estimate_micros(self, size: str, prices: PriceTable) -> int:
+        """What one drawing at `size` is expected to cost, in USD millionths, before it is made."""
+        image = self.image_tokens.get(size or DEFAULT_SIZE, max(self.image_tokens.values()))
+        return prices.cost_micros(self.name, Tokens(input=ESTIMATED_INPUT_TOKENS, output_image=image))
 
     def size_problem(self, size: str) -> str | None:
         """Why this model cannot draw `size` ("" is its default), or None."""
@@ -45,6 +56,15 @@ IMAGE_MODELS: dict[str, ImageModel] = {
         ),
     )
 }
+
+
+def drawing_estimate(model: str | None, prices: PriceTable) -> Callable[[GenerationSpec], int]:
+    """A painter's estimate of each drawing: by `model`'s sizes and prices, or nothing (None:
+    the offline generator, which costs nothing)."""
+    if model is None:
+        return lambda spec: 0
+    image = image_model(model)
+    return lambda spec: image.estimate_micros(spec.image_size, prices)
 
 
 def image_model(name: str) -> ImageModel:

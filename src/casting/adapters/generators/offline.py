@@ -47,10 +47,6 @@ class OfflineGenerator:
             usage=Usage(model_calls=1),  # a drawing, at no cost
         )
 
-    def estimate_micros(self, spec: GenerationSpec) -> int:
-        """What a drawing is expected to cost: nothing."""
-        return 0
-
     def draw(self, spec: GenerationSpec, references: list[ImageBytes]) -> bytes:
         """The sheet's PNG bytes, synchronously."""
         parent = read_identity(references[0]) if references else None
