@@ -122,7 +122,7 @@ def test_the_migration_job_brings_a_fresh_database_to_head_and_the_downgrade_job
         run_job("casting-downgrade", url, tmp_path)
         assert asyncio.run(revision(url)) == head.down_revision, (
             "deploy/kubernetes/rollback/downgrade-job.yaml must name the revision before the newest, "
-            f"{head.down_revision}"
+            f"{head.down_revision} (and deploy/README.md's Rollback table say what its downgrade drops)"
         )
         assert asyncio.run(lacks_migrations(url))  # the new release would refuse it; the old serves
 
