@@ -22,7 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import procrastinate
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, UniqueViolation
 from sqlalchemy import make_url
 
 log = logging.getLogger("casting.tasks")
@@ -121,12 +121,22 @@ class ProcrastinateEngine:
                     queue=QUEUE, seconds_since_heartbeat=self._stalled
                 )
                 for job in stalled:
-                    log.warning("retrying casting job %s: its worker stopped answering", job.id)
-                    await self._app.job_manager.retry_job(job)
+                    await self._retry(job)
             except Exception:
                 # Another replica may have retried it first, or the database blinked: next round.
                 log.exception("could not recover casting jobs")
             await asyncio.sleep(self._heartbeat)
+
+    async def _retry(self, job: procrastinate.jobs.Job) -> None:
+        log.warning("retrying casting job %s: its worker stopped answering", job.id)
+        try:
+            await self._app.job_manager.retry_job(job)
+        except UniqueViolation:
+            # A resume already queued the role again, and waits for this job's lock: ending
+            # this one lets that one run.
+            await self._app.job_manager.finish_job(
+                job, status=procrastinate.jobs.Status.ABORTED, delete_job=False
+            )
 
     async def aclose(self) -> None:
         """Stops the worker (steps under way get the grace period, then run again elsewhere)."""
