@@ -67,25 +67,30 @@ def test_the_deployment_takes_the_configmap_and_its_secrets() -> None:
     assert not from_secrets & set(found.settings())
 
 
-def test_the_files_the_settings_name_are_secrets_mounted_whole() -> None:
-    """TLS and the token file: a Secret's files, mounted without subPath, since a subPath mount
-    never sees the Secret change, and the token file is reloaded when it changes."""
+def test_the_files_the_settings_name_are_mounted_whole_and_the_secret_ones_from_secrets() -> None:
+    """TLS and the token file from Secrets, the budgets from a ConfigMap, each mounted without
+    subPath: a subPath mount never sees its source change, and the token file is reloaded when
+    it changes."""
     found = manifests()
     pod = found.one("Deployment", "casting")["spec"]["template"]["spec"]
     volumes = {volume["name"]: volume for volume in pod["volumes"]}
     mounts = container(found.one("Deployment", "casting"))["volumeMounts"]
     files = {name: value for name, value in found.settings().items() if name.endswith("_FILE")}
-    assert set(files) == {
+    secret = {
         "CASTING_TLS_CERT_FILE",
         "CASTING_TLS_KEY_FILE",
         "CASTING_TLS_CLIENT_CA_FILE",
         "CASTING_AUTH_TOKENS_FILE",
     }
+    assert set(files) == secret | {"CASTING_BUDGETS_FILE"}
     for name, value in files.items():
         path = PurePosixPath(value)
         [mount] = [mount for mount in mounts if path.parent == PurePosixPath(mount["mountPath"])]
         assert "subPath" not in mount, name
-        assert "secret" in volumes[mount["name"]], name
+        volume = volumes[mount["name"]]
+        assert ("secret" if name in secret else "configMap") in volume, name
+        if "configMap" in volume:
+            assert path.name in found.one("ConfigMap", volume["configMap"]["name"])["data"], name
 
 
 def test_ports_probes_and_services_follow_the_settings() -> None:

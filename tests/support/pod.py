@@ -18,8 +18,9 @@ Secrets = dict[str, dict[str, bytes]]  # Secret name -> key -> content
 
 
 class SecretVolume:
-    """A mounted Secret: each key a symlink through `..data` to the current version's directory,
-    which an update replaces with one rename, so a reader sees the old files or the new ones."""
+    """A mounted Secret or ConfigMap: each key a symlink through `..data` to the current
+    version's directory, which an update replaces with one rename, so a reader sees the old files
+    or the new ones."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -42,7 +43,7 @@ class SecretVolume:
 class Pod:
     argv: list[str]
     env: dict[str, str]
-    volumes: dict[str, SecretVolume]  # by Secret name
+    volumes: dict[str, SecretVolume]  # the Secrets', by name
     root: Path
 
     def start(self, output: IO[bytes], **overrides: str) -> subprocess.Popen[bytes]:
@@ -63,12 +64,15 @@ def pod(found: Manifests, workload: dict[str, Any], secrets: Secrets, root: Path
     for mount in only.get("volumeMounts", []):
         local = root / mount["mountPath"].lstrip("/")
         local_paths[mount["mountPath"]] = local
-        secret = volumes[mount["name"]].get("secret")
-        if secret is None:
+        volume = volumes[mount["name"]]
+        if "secret" in volume:
+            mounted[volume["secret"]["secretName"]] = SecretVolume(local)
+            mounted[volume["secret"]["secretName"]].publish(secrets[volume["secret"]["secretName"]])
+        elif "configMap" in volume:
+            data = found.one("ConfigMap", volume["configMap"]["name"])["data"]
+            SecretVolume(local).publish({name: text.encode() for name, text in data.items()})
+        else:
             local.mkdir(parents=True, exist_ok=True)
-            continue
-        mounted[secret["secretName"]] = SecretVolume(local)
-        mounted[secret["secretName"]].publish(secrets[secret["secretName"]])
 
     def localized(value: str) -> str:
         for path, local in local_paths.items():
