@@ -1,5 +1,6 @@
-"""Library size: ListActors (a page of 50) and GetActor at 100, 2,000 and 20,000 actors of 4
-looks each, on SQLite and PostgreSQL, with the number of SQL statements per call.
+"""Library size: ListActors (a page of 50), ListStoryCast (20 actors cast in a story) and
+GetActor at 100, 2,000 and 20,000 actors of 4 looks each, on SQLite and PostgreSQL, with the
+number of SQL statements per call; at the largest size, each list beside one GetActor.
 
 Rows are seeded in bulk through SQLAlchemy core into the migrated schema (the shape the
 repository writes: one image per look, which is also its reference; the first look the
@@ -23,12 +24,26 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bench.harness import PARENT, PROJECT, Served, sequential, service, sqlite_url
 from bench.report import Report
 from casting.adapters.sql.migrate import upgrade_to_head
-from casting.adapters.sql.models import ActorRow, ImageRow, ReferenceImageRow, VariantImageRow, VariantRow
+from casting.adapters.sql.models import (
+    ActorRow,
+    CastRow,
+    ImageRow,
+    ReferenceImageRow,
+    VariantImageRow,
+    VariantRow,
+)
 from casting.v1 import casting_pb2 as pb
 
 SECTION = "library"
 LOOKS_PER_ACTOR = 4
 BATCH_ACTORS = 1000
+STORY = "story-1"
+CAST_ACTORS = 20
+LIST_ACTORS = "ListActors (page of 50)"
+LIST_CAST = f"ListStoryCast ({CAST_ACTORS} cast)"
+GET_ACTOR = "GetActor"
+# What each list may cost, as a multiple of one GetActor's p50 (bench/README.md).
+LIST_TARGETS = {LIST_ACTORS: 3.0, LIST_CAST: 2.0}
 TRAITS_JSON = {
     "gender": "female",
     "age_range": "young_adult",
@@ -52,7 +67,7 @@ def _actor_rows(index: int, start: datetime) -> dict[str, list[dict[str, Any]]]:
     """One actor with its looks and their images, as rows for each table."""
     created = start + timedelta(milliseconds=index)
     actor_id = str(uuid.uuid4())
-    rows: dict[str, list[dict[str, Any]]] = {"actor": [], "image": [], "look": [], "link": []}
+    rows: dict[str, list[dict[str, Any]]] = {"actor": [], "image": [], "look": [], "link": [], "cast": []}
     rows["actor"].append(
         dict(
             id=actor_id, project=PROJECT, display_name=f"Actor {index:06d}", description="seeded",
@@ -81,6 +96,9 @@ def _actor_rows(index: int, start: datetime) -> dict[str, list[dict[str, Any]]]:
         )  # fmt: skip
         rows["link"].append(dict(variant_id=look_id, position=0, image_id=image_id))
         default_id = default_id or look_id
+    if index < CAST_ACTORS:
+        cast = dict(character_id=actor_id, story_id=STORY, variant_id=default_id, project=PROJECT)
+        rows["cast"].append(cast)
     return rows
 
 
@@ -88,7 +106,7 @@ async def seed(engine: AsyncEngine, first: int, last: int) -> None:
     """Actors number `first` to `last - 1`, in batches of BATCH_ACTORS."""
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for batch in range(first, last, BATCH_ACTORS):
-        rows: dict[str, list[dict[str, Any]]] = {"actor": [], "image": [], "look": [], "link": []}
+        rows: dict[str, list[dict[str, Any]]] = {"actor": [], "image": [], "look": [], "link": [], "cast": []}
         for index in range(batch, min(batch + BATCH_ACTORS, last)):
             for table, more in _actor_rows(index, start).items():
                 rows[table] += more
@@ -98,6 +116,8 @@ async def seed(engine: AsyncEngine, first: int, last: int) -> None:
             await connection.execute(insert(VariantRow.__table__), rows["look"])
             await connection.execute(insert(VariantImageRow.__table__), rows["link"])
             await connection.execute(insert(ReferenceImageRow.__table__), rows["link"])
+            if rows["cast"]:
+                await connection.execute(insert(CastRow.__table__), rows["cast"])
     async with engine.begin() as connection:
         # Fresh planner statistics, as a database that grew over time has.
         await connection.execute(text("ANALYZE"))
@@ -125,18 +145,19 @@ class StatementCounter:
 async def measure_level(
     report: Report, served: Served, backend: str, actors: int, calls: int, ids: list[str]
 ) -> dict[str, float]:
-    """p50 (ms) of ListActors and GetActor at this size, and their statements per call."""
+    """p50 (ms) of each probe at this size, and its statements per call."""
     counter = StatementCounter(served.container.engine())
     chooser = random.Random(actors)
     figures: dict[str, float] = {}
     probes: dict[str, Callable[[], Any]] = {
-        "ListActors (page of 50)": lambda: served.stub.ListActors(
-            pb.ListActorsRequest(parent=PARENT, page_size=50)
+        LIST_ACTORS: lambda: served.stub.ListActors(pb.ListActorsRequest(parent=PARENT, page_size=50)),
+        LIST_CAST: lambda: served.stub.ListStoryCast(
+            pb.ListStoryCastRequest(parent=f"{PARENT}/stories/{STORY}", page_size=CAST_ACTORS)
         ),
-        "GetActor": lambda: served.stub.GetActor(
+        GET_ACTOR: lambda: served.stub.GetActor(
             pb.GetActorRequest(name=f"{PARENT}/actors/{chooser.choice(ids)}")
         ),
-    }  # fmt: skip
+    }
     for label, call in probes.items():
         await sequential(call, 0, warmup=5)
         counter.count = 0
@@ -165,13 +186,21 @@ async def library_on(
                 ids = list((await connection.execute(text("SELECT id FROM characters"))).scalars())
             by_size[size] = await measure_level(report, served, backend, size, calls, ids)
     smallest, largest = by_size[sizes[0]], by_size[sizes[-1]]
-    for label in ("ListActors (page of 50)", "GetActor"):
+    for label in (LIST_ACTORS, LIST_CAST, GET_ACTOR):
         report.add(
             SECTION,
             f"{backend} {label}: p50 at {sizes[-1]:,} / p50 at {sizes[0]:,}",
             largest[label] / smallest[label],
             "x",
             f"statements {smallest[label + ' statements']:.0f} -> {largest[label + ' statements']:.0f}",
+        )
+    for label, target in LIST_TARGETS.items():
+        report.add(
+            SECTION,
+            f"{backend} {sizes[-1]:,} actors: {label} p50 / GetActor p50",
+            largest[label] / largest[GET_ACTOR],
+            "x",
+            f"target <= {target:.0f}x",
         )
 
 
