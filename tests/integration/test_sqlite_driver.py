@@ -74,3 +74,16 @@ async def test_a_select_run_again_answers_its_columns_with_its_rows(engine: Asyn
         updated = await connection.execute(text("UPDATE notes SET body = 'x' WHERE body = 'nib'"))
         assert updated.rowcount == 1
         assert (await connection.execute(query, {"pattern": "n%"})).all() == [(1, "note")]
+
+
+async def test_a_rollback_after_reads_leaves_earlier_commits_and_undoes_later_writes(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.connect() as connection:
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('kept')"))
+        await connection.commit()
+        await connection.execute(text("SELECT body FROM notes"))
+        await connection.rollback()  # reads only: no transaction to roll back
+        await connection.execute(text("INSERT INTO notes (body) VALUES ('undone')"))
+        await connection.rollback()
+        assert (await connection.execute(text("SELECT body FROM notes"))).scalars().all() == ["kept"]

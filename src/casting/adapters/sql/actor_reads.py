@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from casting.adapters.sql.mappers import IMAGE_COLUMNS, actor_from_columns, variant_from_columns
@@ -55,10 +55,26 @@ _LOOKS_WITH_IMAGES = (
 )
 
 
-async def get(connection: AsyncConnection, project: str, actor_id: str) -> Actor | None:
-    actors = await _read(
-        connection, select(_ACTORS).where(_ACTORS.c.id == actor_id, _ACTORS.c.project == project)
+def _with_casts(actors: Select[Any]) -> Select[Any]:
+    """The actors `actors` selects (rows of characters), each with its casts, newest first."""
+    chosen = actors.subquery("chosen")
+    return (
+        select(*chosen.c, _CASTS.c.story_id.label("cast_story"), _CASTS.c.variant_id.label("cast_variant"))
+        .select_from(chosen.outerjoin(_CASTS, _CASTS.c.character_id == chosen.c.id))
+        # A subquery's order is not kept: said again.
+        .order_by(chosen.c.create_time.desc(), chosen.c.id.desc())
     )
+
+
+# Built once: building a statement costs more than the rest of a GetActor's Python work.
+_ONE_ACTOR = _with_casts(
+    select(_ACTORS).where(_ACTORS.c.id == bindparam("actor_id"), _ACTORS.c.project == bindparam("project"))
+)
+_LOOKS_OF = _LOOKS_WITH_IMAGES.where(_LOOKS.c.character_id.in_(bindparam("actor_ids", expanding=True)))
+
+
+async def get(connection: AsyncConnection, project: str, actor_id: str) -> Actor | None:
+    actors = await _read(connection, _ONE_ACTOR, {"actor_id": actor_id, "project": project})
     return actors[0] if actors else None
 
 
@@ -73,7 +89,7 @@ async def list_actors(
         query = query.where(_ACTORS.c.display_name.startswith(where.display_name_prefix, autoescape=True))
     if where.approved is not None:
         query = query.where(_ACTORS.c.approved == where.approved)
-    return await _read(connection, _page(query, page))
+    return await _read(connection, _with_casts(_page(query, page)))
 
 
 async def list_cast(connection: AsyncConnection, project: str, story: str, page: PageRequest) -> list[Actor]:
@@ -81,7 +97,7 @@ async def list_cast(connection: AsyncConnection, project: str, story: str, page:
         _CASTS.c.character_id == _ACTORS.c.id, _CASTS.c.project == project, _CASTS.c.story_id == story
     )
     query = select(_ACTORS).join(_CASTS, cast_in_story).where(_ACTORS.c.project == project)
-    return await _read(connection, _page(query, page))
+    return await _read(connection, _with_casts(_page(query, page)))
 
 
 def _page(query: Select[Any], page: PageRequest) -> Select[Any]:
@@ -97,17 +113,12 @@ def _page(query: Select[Any], page: PageRequest) -> Select[Any]:
     return query.order_by(_ACTORS.c.create_time.desc(), _ACTORS.c.id.desc()).limit(page.size + 1)
 
 
-async def _read(connection: AsyncConnection, actors: Select[Any]) -> list[Actor]:
-    """The actors `actors` selects (rows of characters), in its order, each with its casts and
-    looks: one statement for the actors and their casts, one for the looks and their images."""
-    chosen = actors.subquery("chosen")
-    with_casts = (
-        select(*chosen.c, _CASTS.c.story_id.label("cast_story"), _CASTS.c.variant_id.label("cast_variant"))
-        .select_from(chosen.outerjoin(_CASTS, _CASTS.c.character_id == chosen.c.id))
-        # A subquery's order is not kept: said again, newest first as every read lists them.
-        .order_by(chosen.c.create_time.desc(), chosen.c.id.desc())
-    )
-    rows = (await connection.execute(with_casts)).all()
+async def _read(
+    connection: AsyncConnection, with_casts: Select[Any], parameters: dict[str, Any] | None = None
+) -> list[Actor]:
+    """The actors of `with_casts` (see _with_casts), in its order, each with its looks: one
+    statement for the actors and their casts, one for the looks and their images."""
+    rows = (await connection.execute(with_casts, parameters)).all()
     if not rows:
         return []
     heads: dict[str, Any] = {}
@@ -125,7 +136,7 @@ async def _read(connection: AsyncConnection, actors: Select[Any]) -> list[Actor]
 
 async def _looks(connection: AsyncConnection, actor_ids: list[str]) -> dict[str, list[Variant]]:
     """Each actor's looks, oldest first, with their reference image and own images in order."""
-    result = await connection.execute(_LOOKS_WITH_IMAGES.where(_LOOKS.c.character_id.in_(actor_ids)))
+    result = await connection.execute(_LOOKS_OF, {"actor_ids": actor_ids})
     looks: dict[str, list[Variant]] = {}
     look: Variant | None = None
     for row in result:

@@ -7,7 +7,7 @@ GenerateSheet 17, and in a burst of writes each SQLite writer held the write tur
 its own. Here every statement runs on one cursor kept for the connection's life, so opening and
 closing cost nothing: a write is one trip, and so is a SELECT whose columns this connection has
 seen before (`execute_fetchall`, which answers rows but not their columns); a SELECT seen for the
-first time takes two.
+first time takes two. A rollback with no transaction open (the end of every read) takes none.
 """
 
 from __future__ import annotations
@@ -39,6 +39,12 @@ class OneTripConnection(aiosqlite.Connection):
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
+
+    async def rollback(self) -> None:
+        # sqlite3 begins a transaction before the first write, not for a read: after reads alone
+        # there is nothing to roll back, and a trip (which every pooled read ends with) is saved.
+        if self.in_transaction:
+            await super().rollback()
 
     async def statement_cursor(self) -> aiosqlite.Cursor:
         """The one cursor every statement of this connection runs on."""
