@@ -17,8 +17,7 @@ _LINE_BREAKS = "\t\n\r"  # the only control characters a multi-line text may hol
 # Bidi controls (embeddings, overrides, isolates, marks) and zero-width characters: they make a
 # name read differently from what it holds (a reversed extension, two names that look the same).
 INVISIBLE_CHARACTERS = frozenset(
-    "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-    "\u2060\u2066\u2067\u2068\u2069\ufeff"
+    "\u061c\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2060\u2066\u2067\u2068\u2069\ufeff"
 )
 
 

@@ -7,8 +7,8 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, aclosing, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,22 +66,68 @@ class AroundInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_stream:
             inner_stream = handler.unary_stream
 
-            async def stream(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-                async with self.around(method, request, context):
-                    async for response in inner_stream(request, context):
-                        yield response
-
             async def writer(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
-                # Handlers that answer with context.write instead of yielding (health's Watch).
                 async with self.around(method, request, context):
-                    await inner_stream(request, context)
+                    if inspect.isasyncgenfunction(inner_stream):
+                        await write_all(inner_stream(request, context), context)
+                    else:  # it writes itself (health's Watch, or StreamInterceptor inside)
+                        await inner_stream(request, context)
 
             return grpc.unary_stream_rpc_method_handler(
-                stream if inspect.isasyncgenfunction(inner_stream) else writer,
-                handler.request_deserializer,
-                handler.response_serializer,
+                writer, handler.request_deserializer, handler.response_serializer
             )
         return handler  # client-streaming RPCs (reflection) pass untouched
+
+
+async def write_all(
+    responses: AsyncGenerator[Any],
+    context: grpc.aio.ServicerContext[Any, Any],
+    stall_seconds: float | None = None,
+) -> None:
+    """Writes a stream handler's answers with context.write, in the call's own task, rather than
+    leaving the generator to grpc: a call cancelled meanwhile then raises CancelledError here, in
+    the task whose context the interceptors entered (grpc would leave the generator suspended,
+    to be finalized later in another context: a ContextVar reset there failed, and the
+    GeneratorExit looked like OK), and the generator is closed at once, releasing what it holds
+    (an open blob).
+
+    A write that does not complete within `stall_seconds` (a client that reads nothing: its
+    HTTP/2 window stays at zero) ends the handler as a cancelled call, closing the generator.
+    grpc-python has no way to reset one stream from the server, and a status cannot overtake
+    the pending write, so the stream itself and the one message grpc accepted stay until the
+    client reads again or goes (the stream limit per connection bounds how many)."""
+    async with aclosing(responses):
+        async for response in responses:
+            try:
+                async with asyncio.timeout(stall_seconds):
+                    await context.write(response)
+            except TimeoutError:
+                log.warning("ended a stream whose client read nothing for %g s", stall_seconds)
+                raise asyncio.CancelledError from None
+            except grpc.aio.InternalError:
+                # gRPC failed the write: the client reset the stream or left, and the call's
+                # cancellation is on its way to this task. Nobody is left to answer.
+                raise asyncio.CancelledError from None
+
+
+class StreamInterceptor(AroundInterceptor):
+    """The innermost interceptor: writes every streaming handler's answers (write_all) within a
+    per-write deadline, so that a stalled client cannot hold a stream, its buffers and its file
+    for longer than `stall_seconds`."""
+
+    def __init__(self, stall_seconds: float) -> None:
+        super().__init__()
+        self._stall_seconds = stall_seconds
+
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        inner_stream = handler.unary_stream
+        if not inspect.isasyncgenfunction(inner_stream):
+            return handler
+
+        async def writer(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+            await write_all(inner_stream(request, context), context, self._stall_seconds)
+
+        return handler._replace(unary_stream=writer)
 
 
 class _Undecodable:

@@ -19,7 +19,7 @@ from grpc_reflection.v1alpha import reflection
 from casting.server.auth import auth_interceptors, server_credentials
 from casting.server.console.app import serving_console
 from casting.server.container import Container, opened
-from casting.server.interceptors import ErrorInterceptor, OutcomeInterceptor, access_log
+from casting.server.interceptors import ErrorInterceptor, OutcomeInterceptor, StreamInterceptor, access_log
 from casting.server.operations import SERVICE_NAME as OPERATIONS_SERVICE_NAME
 from casting.server.tracing import tracing_interceptors
 from casting.v1 import casting_pb2, casting_pb2_grpc
@@ -65,10 +65,14 @@ async def running(container: Container) -> AsyncIterator[RunningServer]:
                 *tracing_interceptors(container.tracing()),
                 OutcomeInterceptor(access_log, container.metrics().rpc_finished),
                 *auth_interceptors(container.token_file()),
+                StreamInterceptor(settings.stream_stall_seconds),
             ],
             options=[
                 ("grpc.max_receive_message_length", max_message),
                 ("grpc.max_send_message_length", max_message),
+                # Advertised in SETTINGS: a client opens no more streams than this at once on a
+                # connection (each may hold a file and a few MiB of buffers).
+                ("grpc.max_concurrent_streams", settings.max_streams_per_connection),
                 ("grpc.keepalive_time_ms", 60_000),
                 ("grpc.keepalive_timeout_ms", 20_000),
                 ("grpc.http2.min_ping_interval_without_data_ms", 30_000),

@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     # once; another replica's writes within this time. 0: every read goes to the database.
     actor_cache_seconds: float = 1.0
     grace_period_seconds: float = 30.0
+    # Streams one connection may have open at once (HTTP/2 MAX_CONCURRENT_STREAMS), and how long
+    # one write of a streamed answer may wait for a client that reads nothing before the call
+    # ends (DEADLINE_EXCEEDED) and lets go of its file and buffers.
+    max_streams_per_connection: int = 100
+    stream_stall_seconds: float = 30.0
     metrics_port: int = 0
     # A plaintext port that serves only gRPC health, for probes that cannot speak TLS (Kubernetes'
     # grpc probes); it reports what the main port's health does. 0: off.
