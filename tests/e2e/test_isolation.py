@@ -11,7 +11,8 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf import descriptor_pool, field_mask_pb2
+from google.longrunning import operations_pb2, operations_pb2_grpc
+from google.protobuf import descriptor_pool, duration_pb2, field_mask_pb2
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
@@ -41,9 +42,11 @@ class World:
     variant: str  # the actor's default look
     look: str  # a second look, cast in `story`, which could be deleted
     image: str
+    operation: str  # a story casting, finished
 
 
-async def build(stub: casting_pb2_grpc.CastingServiceStub, project: str, token: str) -> World:
+async def build(channel: grpc.aio.Channel, project: str, token: str) -> World:
+    stub = casting_pb2_grpc.CastingServiceStub(channel)
     auth = {"metadata": bearer(token)}
     story = f"{project}/stories/pilot"
 
@@ -61,13 +64,28 @@ async def build(stub: casting_pb2_grpc.CastingServiceStub, project: str, token: 
         **auth,
     )
     await stub.CastVariant(pb.CastVariantRequest(variant=look.name, story=story), **auth)
+    casting = await stub.CastStory(
+        pb.CastStoryRequest(
+            story=f"{project}/stories/sequel", roles=[pb.CastingCall(role="Lead", actor=saved.name)]
+        ),
+        **auth,
+    )
+    wait = operations_pb2.WaitOperationRequest(name=casting.name, timeout=duration_pb2.Duration(seconds=60))
+    assert (await operations_pb2_grpc.OperationsStub(channel).WaitOperation(wait, **auth)).done
     return World(
-        story, (await sheet()).name, saved.name, saved.default_variant, look.name, look.images[0].name
+        story,
+        (await sheet()).name,
+        saved.name,
+        saved.default_variant,
+        look.name,
+        look.images[0].name,
+        casting.name,
     )
 
 
 Case = Callable[[World, World], Message]  # (the foreign world, the intruder's own) -> request
 MASK = field_mask_pb2.FieldMask(paths=["display_name"])
+CHANGES = pb.TraitChanges(mood="sly")
 
 # Per method, one request per resource name it carries: that name in the foreign project, every
 # other name in the intruder's own, so that each name must be checked on its own. An empty list:
@@ -76,6 +94,13 @@ CASES: dict[str, list[Case]] = {
     "/casting.v1.CastingService/ListStyles": [],
     "/casting.v1.CastingService/GenerateSheet": [
         lambda a, b: pb.GenerateSheetRequest(parent=A, story_style="romance", image_style="webtoon"),
+    ],
+    "/casting.v1.CastingService/GenerateSheets": [
+        lambda a, b: pb.GenerateSheetsRequest(parent=A, story_style="romance", image_style="webtoon"),
+        lambda a, b: pb.GenerateSheetsRequest(parent=B, base_variant=a.variant, trait_changes=CHANGES),
+        lambda a, b: pb.GenerateSheetsRequest(
+            parent=B, base_variant=b.variant, trait_changes=CHANGES, story=a.story
+        ),
     ],
     "/casting.v1.CastingService/GetSheet": [lambda a, b: pb.GetSheetRequest(name=a.sheet)],
     "/casting.v1.CastingService/SaveActor": [
@@ -99,10 +124,9 @@ CASES: dict[str, list[Case]] = {
     ],
     "/casting.v1.CastingService/DeleteActor": [lambda a, b: pb.DeleteActorRequest(name=a.actor)],
     "/casting.v1.CastingService/BranchVariant": [
-        lambda a, b: pb.BranchVariantRequest(base_variant=a.variant, trait_changes=pb.TraitChanges(mood="x")),
-        lambda a, b: pb.BranchVariantRequest(
-            base_variant=b.variant, trait_changes=pb.TraitChanges(mood="x"), story=a.story
-        ),
+        lambda a, b: pb.BranchVariantRequest(base_variant=a.variant, trait_changes=CHANGES),
+        lambda a, b: pb.BranchVariantRequest(base_variant=b.variant, trait_changes=CHANGES, story=a.story),
+        lambda a, b: pb.BranchVariantRequest(base_variant=b.variant, sheet=a.sheet),
     ],
     "/casting.v1.CastingService/GetVariant": [lambda a, b: pb.GetVariantRequest(name=a.look)],
     "/casting.v1.CastingService/UpdateVariant": [
@@ -117,6 +141,29 @@ CASES: dict[str, list[Case]] = {
     ],
     "/casting.v1.CastingService/ListStoryCast": [lambda a, b: pb.ListStoryCastRequest(parent=a.story)],
     "/casting.v1.CastingService/ReadImage": [lambda a, b: pb.ReadImageRequest(name=a.image)],
+    # A role's actor is looked up in the story's project only (not found elsewhere): the story
+    # is the name auth checks.
+    "/casting.v1.CastingService/CastStory": [
+        lambda a, b: pb.CastStoryRequest(
+            story=a.story,
+            roles=[pb.CastingCall(role="Thief", traits=TRAITS, story_style="romance", image_style="webtoon")],
+        ),
+    ],
+    "/google.longrunning.Operations/GetOperation": [
+        lambda a, b: operations_pb2.GetOperationRequest(name=a.operation)
+    ],
+    "/google.longrunning.Operations/ListOperations": [
+        lambda a, b: operations_pb2.ListOperationsRequest(name=f"{A}/operations")
+    ],
+    "/google.longrunning.Operations/WaitOperation": [
+        lambda a, b: operations_pb2.WaitOperationRequest(name=a.operation)
+    ],
+    "/google.longrunning.Operations/CancelOperation": [
+        lambda a, b: operations_pb2.CancelOperationRequest(name=a.operation)
+    ],
+    "/google.longrunning.Operations/DeleteOperation": [
+        lambda a, b: operations_pb2.DeleteOperationRequest(name=a.operation)
+    ],
 }
 
 
@@ -164,21 +211,23 @@ async def call(
     return grpc.StatusCode.OK
 
 
-async def snapshot(stub: casting_pb2_grpc.CastingServiceStub, world: World) -> list[Message]:
+async def snapshot(channel: grpc.aio.Channel, world: World) -> list[Message]:
     """Everything the owner can read of their project."""
+    stub = casting_pb2_grpc.CastingServiceStub(channel)
     auth = {"metadata": bearer(OWNER)}
     chunks = stub.ReadImage(pb.ReadImageRequest(name=world.image), **auth)
+    operation = operations_pb2.GetOperationRequest(name=world.operation)
     return [
         await stub.ListActors(pb.ListActorsRequest(parent=A), **auth),
         await stub.GetActor(pb.GetActorRequest(name=world.actor, story=world.story), **auth),
         await stub.ListStoryCast(pb.ListStoryCastRequest(parent=world.story), **auth),
         await stub.GetSheet(pb.GetSheetRequest(name=world.sheet), **auth),
+        await operations_pb2_grpc.OperationsStub(channel).GetOperation(operation, **auth),
         *[chunk async for chunk in chunks],
     ]
 
 
 async def test_a_token_for_another_project_is_refused_by_every_method(guarded) -> None:
-    stub = casting_pb2_grpc.CastingServiceStub(guarded)
     served = await served_methods(guarded)
     missing = sorted(set(served) - set(CASES))
     assert not missing, (
@@ -186,8 +235,8 @@ async def test_a_token_for_another_project_is_refused_by_every_method(guarded) -
         "resource name it carries (that name in project A, the others in B), or [] if it names no "
         "project; and give it its names in _NAMES in src/casting/server/auth.py"
     )
-    foreign, own = await build(stub, A, OWNER), await build(stub, B, INTRUDER)
-    before = await snapshot(stub, foreign)
+    foreign, own = await build(guarded, A, OWNER), await build(guarded, B, INTRUDER)
+    before = await snapshot(guarded, foreign)
 
     let_through = []
     for path, method in served.items():
@@ -199,4 +248,4 @@ async def test_a_token_for_another_project_is_refused_by_every_method(guarded) -
             empty = GetMessageClass(method.input_type)()
             assert await call(guarded, path, method, empty) == grpc.StatusCode.OK, path
     assert not let_through, f"a token for {B} reached {A} through: {let_through}"
-    assert await snapshot(stub, foreign) == before, "a refused call changed the project"
+    assert await snapshot(guarded, foreign) == before, "a refused call changed the project"
