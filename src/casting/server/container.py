@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.adapters.blobs import blob_store_from_url
 from casting.adapters.budgets import BudgetsFile
-from casting.adapters.generators.bounded import BoundedGenerator
+from casting.adapters.generators.bounded import AdvisorySlots, BoundedGenerator
 from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
 from casting.adapters.generators.gemini_models import drawing_estimate
 from casting.adapters.generators.observed import ObservedGenerator
@@ -138,9 +138,33 @@ def _model_name(settings: Settings) -> str:
     return OFFLINE_MODEL if settings.chosen_generator == "offline" else settings.gemini_model
 
 
-def _bounded(inner: ImageGenerator, max_concurrent: int, metrics: Metrics) -> BoundedGenerator:
+async def _shared_slots(settings: Settings) -> AsyncIterator[AdvisorySlots | None]:
+    """On PostgreSQL, the cap on model calls across replicas: advisory locks held on a pool of
+    their own (one connection per call in flight, at most the cap per replica)."""
+    if make_url(settings.database_url).get_backend_name() != "postgresql":
+        yield None
+        return
+    size = settings.max_concurrent_generations
+    engine = create_engine(
+        settings.database_url,
+        pool_size=size,
+        max_overflow=0,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+    )
+    try:
+        yield AdvisorySlots(engine, size, min(settings.interactive_reserved_generations, size - 1))
+    finally:
+        await engine.dispose()
+
+
+def _bounded(
+    inner: ImageGenerator, settings: Settings, shared: AdvisorySlots | None, metrics: Metrics
+) -> BoundedGenerator:
     """The cap on model calls, its count of running calls exported as a gauge."""
-    generator = BoundedGenerator(inner, max_concurrent)
+    generator = BoundedGenerator(
+        inner, settings.max_concurrent_generations, settings.interactive_reserved_generations, shared
+    )
     metrics.count_in_flight(generator)
     return generator
 
@@ -178,11 +202,9 @@ class Container(containers.DeclarativeContainer):
         observer=metrics,
         tracer=tracing.provided.get_tracer.call("casting.generators"),
     )
+    shared_slots = providers.Resource(_shared_slots, settings=settings)
     generator = providers.Singleton(
-        _bounded,
-        inner=observed_model,
-        max_concurrent=settings.provided.max_concurrent_generations,
-        metrics=metrics,
+        _bounded, inner=observed_model, settings=settings, shared=shared_slots, metrics=metrics
     )
     metrics_port = providers.Resource(
         metrics_endpoint,

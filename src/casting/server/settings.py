@@ -44,7 +44,10 @@ class Settings(BaseSettings):
     model_prices: dict[str, ModelPrice] = {}
     # YAML: monthly budgets per project (adapters/budgets.py); empty: no caps.
     budgets_file: str = ""
+    # The cap on concurrent model calls: per process, and on PostgreSQL across every replica;
+    # batch work (CastStory) never takes the last `interactive_reserved_generations` of them.
     max_concurrent_generations: int = 16
+    interactive_reserved_generations: int = 1
     sheet_ttl_seconds: int = 24 * 3600
     idempotency_ttl_seconds: int = 24 * 3600
     # A blob is written before the row that points at it commits: younger ones are never

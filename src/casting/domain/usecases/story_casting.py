@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 
-from casting.domain import names, styles
+from casting.domain import names, styles, workload
 from casting.domain.errors import Conflict, DomainError, FieldViolation, InvalidInput, NotFound
 from casting.domain.operations import (
     MAX_CANDIDATES,
@@ -218,7 +218,8 @@ class CastRole:
             return  # deleted, cancelled, or already done by an earlier run
         call = operation.calls[index]
         try:
-            actor_id, look_id = await self._cast(operation, index, call)
+            with workload.batch():
+                actor_id, look_id = await self._cast(operation, index, call)
             outcome = RoleOutcome(index, actor_id, look_id, None, self._clock.now())
         except DomainError as error:
             failure = RoleFailure(type(error).__name__, error.reason, error.message)
