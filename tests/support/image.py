@@ -29,6 +29,7 @@ class Image:
     user: str
     venv_bin: str  # the image's venv, first on its PATH
     source: str  # where the image keeps the source tree (alembic.ini, migrations/, src/)
+    workdir: str  # where its processes start
 
     def argv(self, command: list[str] | None = None, args: list[str] | None = None) -> list[str]:
         """The process a container of this image runs. Kubernetes' `args` replace CMD; its
@@ -58,12 +59,13 @@ def image() -> Image:
     [entrypoint] = [json.loads(line["value"]) for line in final if line["instruction"] == "ENTRYPOINT"]
     [user] = [line["value"] for line in final if line["instruction"] == "USER"]
     [source] = [line["value"] for line in build if line["instruction"] == "WORKDIR"]
+    [workdir] = [line["value"] for line in final if line["instruction"] == "WORKDIR"]
     env = dict(parsed.envs)
-    venv = str(Path(env["PATH"].split(":", 1)[0]).parent)
+    venv_bin = env["PATH"].split(":", 1)[0]
     # Standing this checkout in for the image is only right when they sit where the build put them.
     copies = {line["value"] for line in final if line["instruction"] == "COPY"}
-    assert {f"--from=build {path} {path}" for path in (source, venv)} <= copies, copies
-    return Image(entrypoint, json.loads(parsed.cmd), env, user, env["PATH"].split(":", 1)[0], source)
+    assert {f"--from=build {path} {path}" for path in (source, str(Path(venv_bin).parent))} <= copies, copies
+    return Image(entrypoint, json.loads(parsed.cmd), env, user, venv_bin, source, workdir)
 
 
 def _stages(structure: list[dict[str, str]]) -> tuple[list[dict[str, str]], list[dict[str, str]]]:

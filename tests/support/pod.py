@@ -50,8 +50,8 @@ class Pod:
         """The container's process, with `overrides` over its environment (what only this
         machine needs: free ports, local stand-ins for the cloud's endpoints)."""
         built = image()
-        workdir = self.root / "work"
-        workdir.mkdir(exist_ok=True)
+        workdir = self.root / built.workdir.lstrip("/")
+        workdir.mkdir(parents=True, exist_ok=True)
         return built.start(self.argv, self.env | overrides, cwd=workdir, output=output)
 
 
