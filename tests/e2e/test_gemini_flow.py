@@ -127,3 +127,45 @@ async def test_a_drawing_no_caller_bounds_ends_at_the_generation_timeout(
     found = details_of(error.value)
     assert (found.code, found.reason) == (grpc.StatusCode.UNAVAILABLE, "MODEL_UNAVAILABLE")
     assert len(fake_gemini.requests) == 1
+
+
+async def test_a_size_the_model_does_not_draw_is_invalid_and_calls_no_model(
+    stub, fake_gemini: FakeGemini
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await stub.GenerateSheet(
+            pb.GenerateSheetRequest(
+                parent=P, story_style="romance", image_style="webtoon", image_size=pb.IMAGE_SIZE_4K
+            )
+        )
+
+    found = details_of(error.value)
+    assert (found.code, found.fields) == (grpc.StatusCode.INVALID_ARGUMENT, ["image_size"])
+    assert "gemini-2.5-flash-image draws 1K only" in found.message
+    assert fake_gemini.requests == []
+
+
+async def test_a_model_that_draws_larger_sizes_is_asked_for_them(
+    container: Container, fake_gemini: FakeGemini
+) -> None:
+    drawing_with_gemini(container, fake_gemini, gemini_model="gemini-3-pro-image-preview")
+    async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
+        stub = casting_pb2_grpc.CastingServiceStub(channel)
+        sheet = await stub.GenerateSheet(
+            pb.GenerateSheetRequest(
+                parent=P, story_style="romance", image_style="webtoon", image_size=pb.IMAGE_SIZE_4K
+            )
+        )
+        actor = await stub.SaveActor(pb.SaveActorRequest(parent=P, sheet=sheet.name, display_name="Mina"))
+        await stub.BranchVariant(
+            pb.BranchVariantRequest(
+                base_variant=actor.variants[0].name,
+                trait_changes=pb.TraitChanges(mood="wistful"),
+                image_size=pb.IMAGE_SIZE_2K,
+            )
+        )
+
+    sizes = [request["generationConfig"]["imageConfig"].get("imageSize") for request in fake_gemini.requests]
+    assert sizes == ["4K", "2K"]
+    assert sheet.generation.model == "gemini-3-pro-image-preview"
+    assert sheet.generation.usage.cost_micros >= 2000 * 120  # a 4K image: 2000 tokens at $120 a million

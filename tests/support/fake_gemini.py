@@ -1,7 +1,9 @@
 """A local stand-in for Gemini's REST API, so the real google-genai SDK can be tested offline.
 
-It serves `POST /{version}/models/{model}:generateContent` on 127.0.0.1 from a thread,
-records each request, and answers from a script of `Answer`s (then with a 9:16 PNG).
+It serves `POST /{version}/models/{model}:generateContent` on 127.0.0.1 from a thread (and
+Vertex AI's `/{version}/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent`,
+with an OAuth token endpoint, `POST /token`, for Application Default Credentials), records
+each request, and answers from a script of `Answer`s (then with a 9:16 PNG).
 
 PYTEST_DONT_REWRITE: test modules import the answer helpers before pytest loads this
 module as the plugin that provides the `fake_gemini` fixture.
@@ -20,13 +22,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from PIL import Image
 
 SHEET_SIZE = (768, 1344)
-_ROUTE = re.compile(r"^/(?P<version>[^/]+)/models/(?P<model>[^/:]+):generateContent$")
+_ROUTE = re.compile(
+    r"^/(?P<version>[^/]+)/(?:projects/[^/]+/locations/[^/]+/publishers/google/)?"
+    r"models/(?P<model>[^/:]+):generateContent$"
+)
+# The access token the token endpoint hands out, for an ADC file's signed assertion.
+ACCESS_TOKEN = "ya29.stand-in-access-token"
 # Output tokens of one image, by model and size, as Google's pricing page counts them.
 IMAGE_TOKENS = {
     "gemini-2.5-flash-image": {"1K": 1290},
@@ -128,11 +138,13 @@ def held() -> Answer:
 
 
 class FakeGemini:
-    """The server. `requests` holds each request's JSON body, `paths` its URL path."""
+    """The server. `requests` holds each request's JSON body, `paths` its URL path,
+    `authorizations` its Authorization header (or None)."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
+        self.authorizations: list[str | None] = []
         self.peak_in_flight = 0
         self._in_flight = 0
         self._answers: deque[Answer] = deque()
@@ -169,8 +181,9 @@ class FakeGemini:
         self._server.server_close()
         self._thread.join()
 
-    def _receive(self, path: str, body: dict[str, Any]) -> Answer:
+    def _receive(self, path: str, body: dict[str, Any], authorization: str | None) -> Answer:
         with self._lock:
+            self.authorizations.append(authorization)
             self.paths.append(path)
             self.requests.append(body)
             self._in_flight += 1
@@ -235,11 +248,18 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            if self.path == "/token":  # OAuth 2.0: a refresh token for an access token
+                self.rfile.read(length)
+                self._reply(
+                    Answer(200, {"access_token": ACCESS_TOKEN, "expires_in": 3600, "token_type": "Bearer"})
+                )
+                return
             if not _ROUTE.match(self.path):
                 self._reply(Answer(404, {"error": {"code": 404, "status": "NOT_FOUND"}}))
                 return
-            length = int(self.headers.get("Content-Length", "0"))
-            answer = fake._receive(self.path, json.loads(self.rfile.read(length)))
+            body = json.loads(self.rfile.read(length))
+            answer = fake._receive(self.path, body, self.headers.get("Authorization"))
             try:
                 if answer.held:
                     fake._released.wait()
@@ -264,6 +284,27 @@ def _handler_for(fake: FakeGemini) -> type[BaseHTTPRequestHandler]:
             pass  # keeps test output to the tests
 
     return Handler
+
+
+def adc_file(directory: Path, fake: FakeGemini) -> Path:
+    """Application Default Credentials (a service account key file, a throwaway key) whose
+    token endpoint is the stand-in, for GOOGLE_APPLICATION_CREDENTIALS."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    path = directory / "service-account.json"
+    credentials = {
+        "type": "service_account",
+        "project_id": "studio-prod",
+        "private_key_id": "stand-in",
+        "private_key": pem.decode(),
+        "client_email": "casting@studio-prod.iam.gserviceaccount.com",
+        "client_id": "1",
+        "token_uri": f"{fake.base_url}/token",
+    }
+    path.write_text(json.dumps(credentials))
+    return path
 
 
 @pytest.fixture

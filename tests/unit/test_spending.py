@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from casting.domain.errors import BudgetExceeded, GenerationBlocked, UpstreamUnavailable
+from casting.domain.errors import BudgetExceeded, GenerationBlocked, InvalidInput, UpstreamUnavailable
 from casting.domain.usecases.actors import SaveActorCommand
 from casting.domain.usecases.sheets import GenerateSheetCommand
 from casting.domain.usecases.variants import BranchVariantCommand
@@ -103,3 +103,13 @@ async def test_a_branch_is_charged_like_a_sheet(app: App) -> None:
 
     assert look.variant.provenance is not None and look.variant.provenance.usage.cost_micros == 41_000
     assert await spent(app) == DRAWING.cost_micros + 41_000
+
+
+async def test_a_request_the_model_cannot_draw_gives_its_reservation_back(app: App) -> None:
+    app.generator.failures.append(InvalidInput.field("image_size", "fake-1 draws 1K only"))
+
+    with pytest.raises(InvalidInput):
+        await app.generate_sheet(replace(sheet(), image_size="4K"))
+
+    assert app.generator.calls[0][0].image_size == "4K"
+    assert await spent(app) == 0

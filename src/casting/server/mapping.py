@@ -63,6 +63,21 @@ def _gender(value: int, field: str) -> Gender:
     return _GENDERS_BACK[value]
 
 
+_IMAGE_SIZES = {
+    pb.IMAGE_SIZE_UNSPECIFIED: "",
+    pb.IMAGE_SIZE_1K: "1K",
+    pb.IMAGE_SIZE_2K: "2K",
+    pb.IMAGE_SIZE_4K: "4K",
+}
+
+
+def image_size_from_proto(value: int, field: str) -> str:
+    """"" (the model's default), "1K", "2K" or "4K"; whether the model draws it is its to say."""
+    if value not in _IMAGE_SIZES:
+        raise InvalidInput.field(field, f"unknown image size {value}")
+    return _IMAGE_SIZES[value]
+
+
 def _age(value: int, field: str) -> AgeRange:
     if value not in _AGES_BACK:
         raise InvalidInput.field(field, f"unknown age range {value}")

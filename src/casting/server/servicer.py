@@ -40,6 +40,7 @@ from casting.server.mapping import (
     actor_to_proto,
     casting_calls_from_proto,
     changes_from_proto,
+    image_size_from_proto,
     operation_to_proto,
     sheet_to_proto,
     style_to_proto,
@@ -144,6 +145,7 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
                 image_style=request.image_style,
                 traits=traits_from_proto(request.traits, "traits"),
                 request_id=request.request_id,
+                image_size=image_size_from_proto(request.image_size, "image_size"),
             )
         )
         return sheet_to_proto(sheet)
@@ -232,6 +234,7 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
                 trait_changes=changes_from_proto(request.trait_changes, "trait_changes"),
                 story=_story_in(base.project, request.story, "story"),
                 request_id=request.request_id,
+                image_size=image_size_from_proto(request.image_size, "image_size"),
             )
         )
         return variant_to_proto(view)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from casting.adapters.generators.gemini_models import image_model
 from casting.adapters.generators.prices import ModelPrice
 
 
@@ -105,6 +106,14 @@ class Settings(BaseSettings):
     tls_key_file: str = ""
     tls_client_ca_file: str = ""
     auth_tokens_file: str = ""
+
+    @model_validator(mode="after")
+    def _known_image_model(self) -> Settings:
+        """An unknown CASTING_GEMINI_MODEL is refused at start-up, naming the supported ones:
+        its sizes, reference limits and prices would be guesses."""
+        if self.chosen_generator == "gemini":
+            image_model(self.gemini_model)
+        return self
 
     @property
     def chosen_generator(self) -> Literal["gemini", "offline"]:

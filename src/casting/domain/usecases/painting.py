@@ -77,9 +77,11 @@ class SheetPainter:
         try:
             with deadline.at_most(self._time_limit):
                 return await self._paint(project, spec, references, charge, spent)
-        except ModelCallFailed as error:
-            # The drawings before it, and what the failed call itself billed.
-            await self._spending.settle_failed(charge, sum(spent, error.usage or Usage()))
+        except Exception as error:
+            # The drawings before it, and what a failed model call itself billed. (A caller
+            # who left, CancelledError, keeps the estimate: what the model billed is unknown.)
+            billed = error.usage if isinstance(error, ModelCallFailed) else None
+            await self._spending.settle_failed(charge, sum(spent, billed or Usage()))
             raise
 
     async def settle(self, uow: UnitOfWork, painting: Painting) -> None:

@@ -22,6 +22,7 @@ class GenerateSheetCommand:
     image_style: str
     traits: Traits
     request_id: str = ""
+    image_size: str = ""  # "" (the model's default), "1K", "2K" or "4K"
 
 
 class GenerateSheet:
@@ -63,7 +64,9 @@ class GenerateSheet:
 
     async def _draw(self, command: GenerateSheetCommand, key: RequestKey) -> Sheet:
         story_style, image_style = styles.pick(command.story_style, command.image_style)
-        spec = GenerationSpec(GenerationKind.SHEET, command.traits, story_style, image_style)
+        spec = GenerationSpec(
+            GenerationKind.SHEET, command.traits, story_style, image_style, image_size=command.image_size
+        )
         painting = await self._painter.paint(command.project, spec, references=[])
         now = self._clock.now()
         sheet = Sheet(

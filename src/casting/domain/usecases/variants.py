@@ -34,6 +34,7 @@ class BranchVariantCommand:
     trait_changes: TraitChanges = TraitChanges()
     story: str | None = None
     request_id: str = ""
+    image_size: str = ""  # "" (the model's default), "1K", "2K" or "4K"
 
 
 class BranchVariant:
@@ -99,6 +100,7 @@ class BranchVariant:
             image_style=picked_image_style,
             base_traits=base.traits,
             changes=command.trait_changes,
+            image_size=command.image_size,
         )
         painting = await self._painter.paint(project, spec, list(dict.fromkeys(anchors)))
         async with self._uow() as uow:
