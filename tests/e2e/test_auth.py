@@ -102,6 +102,15 @@ def write(tmp_path: Path, name: str, content: bytes) -> str:
     return str(path)
 
 
+def mutual_tls(tmp_path: Path, pki: Pki) -> dict[str, object]:
+    """Settings for mutual TLS: the server's certificate, and the CA its clients' must chain to."""
+    return {
+        "tls_cert_file": write(tmp_path, "server.pem", pki.server.cert),
+        "tls_key_file": write(tmp_path, "server.key", pki.server.key),
+        "tls_client_ca_file": write(tmp_path, "ca.pem", pki.ca.cert),
+    }
+
+
 @asynccontextmanager
 async def serving(container: Container, **settings: object) -> AsyncIterator[RunningServer]:
     container.settings.override(container.settings().model_copy(update=settings))
@@ -139,12 +148,7 @@ async def test_tls_serves_a_client_that_trusts_the_ca(container, pki: Pki, tmp_p
 async def test_mutual_tls_refuses_clients_without_a_trusted_certificate(
     container, pki: Pki, tmp_path: Path
 ) -> None:
-    mtls = {
-        "tls_cert_file": write(tmp_path, "server.pem", pki.server.cert),
-        "tls_key_file": write(tmp_path, "server.key", pki.server.key),
-        "tls_client_ca_file": write(tmp_path, "ca.pem", pki.ca.cert),
-    }
-    async with serving(container, **mtls) as live:
+    async with serving(container, **mutual_tls(tmp_path, pki)) as live:
         async with tls_channel(live.port, pki, pki.client) as channel:
             assert (await list_styles(channel)).image_styles
         for client in (None, pki.stranger):
@@ -157,14 +161,8 @@ async def test_mutual_tls_refuses_clients_without_a_trusted_certificate(
 async def test_with_mutual_tls_the_health_port_answers_probes_in_plaintext_and_nothing_else(
     container, pki: Pki, tmp_path: Path
 ) -> None:
-    mtls = {
-        "tls_cert_file": write(tmp_path, "server.pem", pki.server.cert),
-        "tls_key_file": write(tmp_path, "server.key", pki.server.key),
-        "tls_client_ca_file": write(tmp_path, "ca.pem", pki.ca.cert),
-        "health_port": free_port(),
-    }
     async with (
-        serving(container, **mtls) as live,
+        serving(container, **mutual_tls(tmp_path, pki), health_port=free_port()) as live,
         grpc.aio.insecure_channel(f"127.0.0.1:{live.health_port}") as probe,
     ):
         health = health_pb2_grpc.HealthStub(probe)
