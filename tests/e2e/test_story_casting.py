@@ -262,3 +262,20 @@ async def test_a_restart_resumes_the_roles_a_stop_left(container: Container, fak
     assert sorted(a.display_name for a in actors.actors) == ["A", "B"]  # each role cast exactly once
     # Two steps, and the drawing in flight at the stop made again.
     assert len(fake_gemini.requests) <= 3
+
+
+async def test_a_new_role_draws_its_candidates_and_keeps_one(
+    container: Container, fake_gemini: FakeGemini
+) -> None:
+    drawing_with_gemini(container, fake_gemini)
+    async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
+        stub = casting_pb2_grpc.CastingServiceStub(channel)
+        call = new_role("Twin")
+        call.candidate_count = 3
+        started = await stub.CastStory(pb.CastStoryRequest(story=STORY, roles=[call]))
+        response, _ = await asyncio.to_thread(stock_result, live.port, started.name)
+        actors = await stub.ListActors(pb.ListActorsRequest(parent=P))
+
+    assert len(fake_gemini.requests) == 3
+    assert [a.display_name for a in actors.actors] == ["Twin"]
+    assert [m.actor for m in response.cast] == [actors.actors[0].name]

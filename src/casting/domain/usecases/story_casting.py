@@ -17,6 +17,7 @@ from datetime import timedelta
 
 from casting.domain import names, styles, workload
 from casting.domain.errors import Conflict, DomainError, FieldViolation, InvalidInput, NotFound
+from casting.domain.model import Sheet
 from casting.domain.operations import (
     MAX_CANDIDATES,
     MAX_ROLE_CHARS,
@@ -258,15 +259,28 @@ class CastRole:
                 look_id = branched.variant.id
         else:
             assert call.traits is not None
-            sheet = await self._generate_sheet(
-                GenerateSheetCommand(
-                    project=project,
-                    story_style=call.story_style,
-                    image_style=call.image_style,
-                    traits=call.traits,
-                    request_id=f"{request_id}.sheet",
-                )
+            traits = call.traits
+            candidates = await asyncio.gather(
+                *(
+                    self._generate_sheet(
+                        GenerateSheetCommand(
+                            project=project,
+                            story_style=call.story_style,
+                            image_style=call.image_style,
+                            traits=traits,
+                            request_id=f"{request_id}.sheet.{candidate}",
+                        )
+                    )
+                    for candidate in range(call.candidate_count)
+                ),
+                return_exceptions=True,
             )
+            # Unjudged candidates rank equal: the first drawn is kept, the others expire as
+            # previews; the role fails only when no candidate could be drawn.
+            drawn = [c for c in candidates if isinstance(c, Sheet)]
+            if not drawn:
+                raise next(c for c in candidates if isinstance(c, BaseException))
+            sheet = drawn[0]
             saved = await self._save_actor(
                 SaveActorCommand(
                     project=project,
