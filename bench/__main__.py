@@ -9,11 +9,23 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench import generation, library, memory, throughput
+from bench import generation, library, memory, story_casting, throughput
 from bench.harness import sheet_png
 from bench.report import Report
 
-SECTIONS = ("concurrency", "overhead", "real-client", "library", "throughput", "memory")
+SECTIONS = (
+    "concurrency",
+    "overhead",
+    "real-client",
+    "library",
+    "throughput",
+    "memory",
+    "story",
+    "fairness",
+    "cap",
+)
+# Sections that need the throwaway PostgreSQL cluster.
+ON_POSTGRES = ("library", "cap")
 
 
 @contextmanager
@@ -47,6 +59,12 @@ async def run(report: Report, sections: tuple[str, ...], postgres_url: str | Non
         await throughput.throughput(report, png, levels=(1, 8, 32), seconds=1.0 if quick else 4.0)
     if "memory" in sections:
         await memory.memory(report, client_counts=(1, 20))
+    if "story" in sections:
+        await story_casting.story(report, png)
+    if "fairness" in sections:
+        await story_casting.fairness(report, png, batch_calls=50 if quick else 200)
+    if "cap" in sections and postgres_url is not None:
+        await story_casting.global_cap(report, png, postgres_url)
 
 
 def main() -> None:
@@ -60,7 +78,7 @@ def main() -> None:
     report = Report(quick=args.quick)
     sections = tuple(args.only)
     started = time.perf_counter()
-    if "library" in sections and not args.no_postgres:
+    if set(ON_POSTGRES) & set(sections) and not args.no_postgres:
         with postgres() as url:
             asyncio.run(run(report, sections, url))
     else:
