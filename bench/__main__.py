@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench import generation, library, memory, story_casting, throughput
+from bench import generation, ledger, library, memory, story_casting, throughput
 from bench.harness import sheet_png
 from bench.report import Report
 
@@ -18,6 +18,7 @@ SECTIONS = (
     "overhead",
     "real-client",
     "library",
+    "ledger",
     "throughput",
     "memory",
     "story",
@@ -25,7 +26,7 @@ SECTIONS = (
     "cap",
 )
 # Sections that need the throwaway PostgreSQL cluster.
-ON_POSTGRES = ("library", "cap")
+ON_POSTGRES = ("library", "ledger", "cap")
 
 
 @contextmanager
@@ -55,6 +56,9 @@ async def run(report: Report, sections: tuple[str, ...], postgres_url: str | Non
     if "library" in sections:
         sizes = (100, 2_000) if quick else (100, 2_000, 20_000)
         await library.library(report, sizes, calls=30 if quick else 200, postgres_url=postgres_url)
+    if "ledger" in sections:
+        prior = (0, 2_000) if quick else (0, 20_000)
+        await ledger.ledger(report, prior, calls=30 if quick else 200, postgres_url=postgres_url)
     if "throughput" in sections:
         await throughput.throughput(report, png, levels=(1, 8, 32), seconds=1.0 if quick else 4.0)
     if "memory" in sections:
@@ -71,7 +75,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run of a minute or so")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="run only these")
-    parser.add_argument("--no-postgres", action="store_true", help="measure the library on SQLite only")
+    parser.add_argument("--no-postgres", action="store_true", help="library and ledger on SQLite only")
     args = parser.parse_args()
     # The access log is one line per RPC; the benchmarks make many thousands.
     logging.basicConfig(level=logging.WARNING)

@@ -111,10 +111,14 @@ async def sqlite_url(directory: Path) -> str:
 
 @asynccontextmanager
 async def service(
-    database_url: str, directory: Path, model: object | None = None, **settings: Any
+    database_url: str,
+    directory: Path,
+    model: object | None = None,
+    overrides: dict[str, object] | None = None,
+    **settings: Any,
 ) -> AsyncIterator[Served]:
     """The real server on a free port over `database_url`, blobs under `directory`; `model`
-    replaces the image model when given."""
+    replaces the image model when given, and `overrides` other providers by name."""
     container = Container()
     base = Settings(
         host="127.0.0.1",
@@ -131,6 +135,8 @@ async def service(
     container.settings.override(base.model_copy(update=settings))
     if model is not None:
         container.model.override(providers.Object(model))
+    for name, replacement in (overrides or {}).items():
+        getattr(container, name).override(providers.Object(replacement))
     async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
         await channel.channel_ready()
         freeze_startup_heap()  # as `casting serve` does once it is up

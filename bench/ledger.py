@@ -1,0 +1,149 @@
+"""The spending ledger's cost per drawing: GenerateSheet with a zero-latency model, one call at a
+time, on SQLite and PostgreSQL, with its SQL statements counted (the ledger's apart); with an
+empty ledger, then after a month of prior charges for the project, and beside the same server
+with the ledger taken out (a Spending that writes nothing), in the same run.
+
+The ledger's own statements per drawing are fixed (reserve: an upsert of the project's month and
+an insert, in a transaction of their own; settle: two updates in the image's transaction), and a
+budget check reads one row, so neither should grow with the month's charges.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import delete, event, insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bench.harness import (
+    PROJECT,
+    StandInGenerator,
+    generate_request,
+    sequential,
+    service,
+    sheet_png,
+    sqlite_url,
+)
+from bench.report import Report
+from casting.adapters.sql.migrate import upgrade_to_head
+from casting.adapters.sql.models import ChargeRow, SpendingRow
+from casting.domain.ports import Charge, UnitOfWork
+from casting.domain.values import Usage
+
+SECTION = "ledger"
+LEDGER_TABLES = ("ledger", "project_spending")
+BATCH = 5_000
+
+
+class NoLedger:
+    """A Spending that reserves and settles nothing: the server as it was before the ledger."""
+
+    async def reserve(self, project: str, estimate_micros: int) -> Charge:
+        return Charge(str(uuid.uuid4()), project, "", estimate_micros, datetime.now(UTC))
+
+    async def settle(self, uow: UnitOfWork, charge: Charge, usage: Usage) -> None:
+        return None
+
+    async def settle_failed(self, charge: Charge, usage: Usage) -> None:
+        return None
+
+
+class Statements:
+    """Counts the SQL statements an engine sends, and those that touch the ledger's tables."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.total = self.ledger = 0
+        self._engine = engine.sync_engine
+
+    def _seen(self, _connection: object, _cursor: object, statement: str, *_: object) -> None:
+        self.total += 1
+        self.ledger += any(table in statement for table in LEDGER_TABLES)
+
+    @asynccontextmanager
+    async def counting(self) -> AsyncIterator[None]:
+        self.total = self.ledger = 0
+        event.listen(self._engine, "before_cursor_execute", self._seen)
+        try:
+            yield
+        finally:
+            event.remove(self._engine, "before_cursor_execute", self._seen)
+
+
+async def seed_month(engine: AsyncEngine, charges: int) -> None:
+    """`charges` settled charges of this month for the project, and its month's total, in place
+    of whatever the ledger held."""
+    now = datetime.now(UTC)
+    month = now.strftime("%Y-%m")
+    async with engine.begin() as connection:
+        await connection.execute(delete(ChargeRow.__table__))
+        await connection.execute(delete(SpendingRow.__table__))
+        for start in range(0, charges, BATCH):
+            rows = [
+                {
+                    "id": str(uuid.uuid4()),
+                    "project": PROJECT,
+                    "month": month,
+                    "reserved_micros": 39_150,
+                    "cost_micros": 38_760,
+                    "model_calls": 1,
+                    "input_tokens": 150,
+                    "output_tokens": 1295,
+                    "create_time": now,
+                    "settle_time": now,
+                }
+                for _ in range(min(BATCH, charges - start))
+            ]
+            await connection.execute(insert(ChargeRow.__table__), rows)
+        await connection.execute(
+            insert(SpendingRow.__table__),
+            [{"project": PROJECT, "month": month, "spent_micros": charges * 38_760}],
+        )
+
+
+async def measure(
+    report: Report, backend: str, database_url: str, directory: Path, prior: int, calls: int
+) -> None:
+    model = StandInGenerator(sheet_png(), latency_seconds=0.0)
+    p50s: dict[str, float] = {}
+    for label, overrides in (("without the ledger", {"spending": NoLedger()}), ("with the ledger", {})):
+        async with service(database_url, directory / label.replace(" ", "-"), model, overrides) as served:
+            engine: AsyncEngine = served.container.engine()
+            if not overrides:
+                await seed_month(engine, prior)
+
+            async def call() -> object:
+                return await served.stub.GenerateSheet(generate_request(uuid.uuid4().hex))
+
+            await sequential(call, 0, warmup=5)
+            statements = Statements(engine)
+            async with statements.counting():
+                seconds = await sequential(call, calls, warmup=0)
+            where = f"{backend}, {prior:,} prior charges, {label}"
+            p50s[label], _ = report.latencies(SECTION, f"{where}: GenerateSheet", seconds)
+            report.add(SECTION, f"{where}: SQL statements/drawing", statements.total / calls, "")
+            report.add(SECTION, f"{where}: of which the ledger's", statements.ledger / calls, "")
+    report.add(
+        SECTION,
+        f"{backend}, {prior:,} prior charges: p50 with / without the ledger",
+        p50s["with the ledger"] / p50s["without the ledger"],
+        "x",
+    )
+
+
+async def ledger(report: Report, prior: tuple[int, ...], calls: int, postgres_url: str | None) -> None:
+    print(f"\n[{SECTION}] GenerateSheet with and without the spending ledger, {calls} calls each")
+    with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp:
+        directory = Path(tmp)
+        for charges in prior:
+            (directory / f"sqlite-{charges}").mkdir()
+            database = await sqlite_url(directory / f"sqlite-{charges}")
+            await measure(report, "sqlite", database, directory / f"sqlite-{charges}", charges, calls)
+        if postgres_url is not None:
+            await upgrade_to_head(postgres_url)
+            for charges in prior:
+                await measure(report, "postgresql", postgres_url, directory / f"pg-{charges}", charges, calls)

@@ -1,0 +1,64 @@
+"""The README's Cost section, measured: the README flow's sheet and look drawn with the default
+model against the stand-in of Gemini (which answers usage_metadata as Google counts tokens), and
+each row of the README's measured table checked against the usage the service recorded."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from casting.server.container import Container
+from casting.v1 import casting_pb2 as pb
+from tests.e2e.conftest import drawing_with_gemini
+from tests.support.fake_gemini import FakeGemini
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+P = "projects/studio-1"
+# The README flow's requests (its buf curl block).
+TRAITS = pb.Traits(
+    gender=pb.GENDER_FEMALE,
+    age_range=pb.AGE_RANGE_TEEN,
+    face_traits="round face, green eyes",
+    hair_traits="short black bob",
+    outfit="blue school uniform",
+    mood="cheerful",
+)
+CHANGES = pb.TraitChanges(outfit="red winter coat", mood="wistful")
+
+
+@pytest.fixture
+def container(container: Container, fake_gemini: FakeGemini) -> Container:
+    return drawing_with_gemini(container, fake_gemini)
+
+
+def measured_rows() -> dict[str, tuple[int, int, int, str]]:
+    """The README's measured table: result → (model calls, tokens in, tokens out, cost)."""
+    section = README.read_text().split("**Measured**", 1)[1].split("\n\n", 2)[1]
+    rows = {}
+    for line in section.splitlines()[2:]:
+        result, calls, tokens_in, tokens_out, cost = (cell.strip() for cell in line.strip("|").split("|"))
+        rows[result] = (int(calls), int(tokens_in.replace(",", "")), int(tokens_out.replace(",", "")), cost)
+    return rows
+
+
+def as_row(usage: pb.Usage) -> tuple[int, int, int, str]:
+    return (usage.model_calls, usage.input_tokens, usage.output_tokens, f"${usage.cost_micros / 1e6:.6f}")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_readme_states_what_a_sheet_and_a_look_cost(stub, fake_gemini: FakeGemini) -> None:
+    sheet = await stub.GenerateSheet(
+        pb.GenerateSheetRequest(parent=P, story_style="romance", image_style="webtoon", traits=TRAITS)
+    )
+    actor = await stub.SaveActor(pb.SaveActorRequest(parent=P, sheet=sheet.name, display_name="Mina"))
+    winter = pb.BranchVariantRequest(
+        base_variant=actor.default_variant, display_name="Winter", trait_changes=CHANGES
+    )
+    look = await stub.BranchVariant(winter)
+
+    rows = measured_rows()
+    assert rows["a sheet"] == as_row(sheet.generation.usage)
+    assert rows["a look"] == as_row(look.generation.usage)
+    assert re.fullmatch(r"\$0\.0\d{5}", rows["a sheet"][3])
