@@ -1,11 +1,13 @@
 """The spending ledger's cost per drawing: GenerateSheet with a zero-latency model, one call at a
-time, on SQLite and PostgreSQL, with its SQL statements counted (the ledger's apart); with an
-empty ledger, then after a month of prior charges for the project, and beside the same server
-with the ledger taken out (a Spending that writes nothing), in the same run.
+time, on SQLite and PostgreSQL, with its SQL statements counted (the ledger's apart); for a
+project without a cap and one with a cap, with an empty ledger and after a month of prior
+charges, beside the same server with the ledger taken out (a Spending that writes nothing), in
+the same run.
 
-The ledger's own statements per drawing are fixed (reserve: an upsert of the project's month and
-an insert, in a transaction of their own; settle: two updates in the image's transaction), and a
-budget check reads one row, so neither should grow with the month's charges.
+The ledger's own statements per drawing are fixed, and a budget check reads one row, so neither
+should grow with the month's charges. A project without a cap writes its charge with the image
+(an upsert of the project's month and an insert); one with a cap reserves first, in a
+transaction of its own (the same two statements), and settles with the image (two updates).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from casting.domain.values import Usage
 SECTION = "ledger"
 LEDGER_TABLES = ("ledger", "project_spending")
 BATCH = 5_000
+WITHOUT = "without the ledger"
+UNCAPPED = "ledger, no cap"
+CAPPED = "ledger and a cap"
 
 
 class NoLedger:
@@ -110,8 +115,18 @@ async def measure(
 ) -> None:
     model = StandInGenerator(sheet_png(), latency_seconds=0.0)
     p50s: dict[str, float] = {}
-    for label, overrides in (("without the ledger", {"spending": NoLedger()}), ("with the ledger", {})):
-        async with service(database_url, directory / label.replace(" ", "-"), model, overrides) as served:
+    budgets = directory / "budgets.yaml"
+    budgets.parent.mkdir(parents=True, exist_ok=True)
+    budgets.write_text(f"projects:\n  {PROJECT}: 1000000\n")  # a cap, never reached
+    variants: tuple[tuple[str, dict[str, object], dict[str, str]], ...] = (
+        (WITHOUT, {"spending": NoLedger()}, {}),
+        (UNCAPPED, {}, {}),
+        (CAPPED, {}, {"budgets_file": str(budgets)}),
+    )
+    for label, overrides, settings in variants:
+        async with service(
+            database_url, directory / label.replace(" ", "-"), model, overrides, **settings
+        ) as served:
             engine: AsyncEngine = served.container.engine()
             if not overrides:
                 await seed_month(engine, prior)
@@ -127,12 +142,13 @@ async def measure(
             p50s[label], _ = report.latencies(SECTION, f"{where}: GenerateSheet", seconds)
             report.add(SECTION, f"{where}: SQL statements/drawing", statements.total / calls, "")
             report.add(SECTION, f"{where}: of which the ledger's", statements.ledger / calls, "")
-    report.add(
-        SECTION,
-        f"{backend}, {prior:,} prior charges: p50 with / without the ledger",
-        p50s["with the ledger"] / p50s["without the ledger"],
-        "x",
-    )
+    for label in (UNCAPPED, CAPPED):
+        report.add(
+            SECTION,
+            f"{backend}, {prior:,} prior charges: p50 {label} / {WITHOUT}",
+            p50s[label] / p50s[WITHOUT],
+            "x",
+        )
 
 
 async def ledger(report: Report, prior: tuple[int, ...], calls: int, postgres_url: str | None) -> None:

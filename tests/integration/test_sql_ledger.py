@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
@@ -82,3 +83,17 @@ async def test_a_settled_charge_counts_at_its_cost_whatever_its_estimate(
         await uow.commit()
 
     assert await spent(uow_factory) == cost
+
+
+async def test_a_charge_recorded_without_a_reservation_counts_at_its_cost(
+    uow_factory: Callable[[], SqlUnitOfWork],
+) -> None:
+    reserved, recorded = charge("1", 40_000), replace(charge("2", 0), reserved=False)
+    async with uow_factory() as uow:
+        await uow.ledger.reserve(reserved)
+        await uow.commit()
+    async with uow_factory() as uow:
+        await uow.ledger.record(recorded, Usage(1, 900, 1290, 38_970), NOW)
+        await uow.commit()
+
+    assert await spent(uow_factory) == 40_000 + 38_970

@@ -257,6 +257,9 @@ class FakeLedger(_Repository):
         if self._tables.charges[charge.id][1] is None:
             self._tables.charges[charge.id] = (charge, usage)
 
+    async def record(self, charge: Charge, usage: Usage, at: datetime) -> None:
+        self._tables.charges[charge.id] = (charge, usage)
+
     async def spent(self, project: str, month: str) -> int:
         return sum(
             charge.reserved_micros if usage is None else usage.cost_micros

@@ -168,6 +168,8 @@ class Charge:
     month: str
     reserved_micros: int
     reserve_time: datetime
+    # False: a project without a cap reserves nothing, and its charge is written when settled.
+    reserved: bool = True
 
 
 class LedgerRepository(Protocol):
@@ -181,6 +183,9 @@ class LedgerRepository(Protocol):
     async def settle(self, charge: Charge, usage: Usage, at: datetime) -> None:
         """Stages the charge at `usage`'s cost in place of its reservation; a charge already
         settled is left as it is."""
+
+    async def record(self, charge: Charge, usage: Usage, at: datetime) -> None:
+        """Stages a charge that reserved nothing, at `usage`'s cost."""
 
     async def spent(self, project: str, month: str) -> int:
         """The month's spend so far: settled costs plus open reservations."""

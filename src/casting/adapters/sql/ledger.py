@@ -24,25 +24,24 @@ class SqlLedgerRepository:
         self._session = session
 
     async def reserve(self, charge: Charge) -> int:
+        total = await self._add_to_month(charge, charge.reserved_micros)
+        self._session.add(_row(charge))
+        return total - charge.reserved_micros
+
+    async def record(self, charge: Charge, usage: Usage, at: datetime) -> None:
+        await self._add_to_month(charge, usage.cost_micros)
+        self._session.add(_row(charge, usage, at))
+
+    async def _add_to_month(self, charge: Charge, micros: int) -> int:
+        """Adds to the project's month (made if new), which stays locked until the transaction
+        ends; returns the new total."""
         insert = postgresql.insert if self._session.bind.dialect.name == "postgresql" else sqlite.insert
-        upsert = insert(SpendingRow).values(
-            project=charge.project, month=charge.month, spent_micros=charge.reserved_micros
-        )
+        upsert = insert(SpendingRow).values(project=charge.project, month=charge.month, spent_micros=micros)
         upsert = upsert.on_conflict_do_update(
             index_elements=[SpendingRow.project, SpendingRow.month],
             set_={"spent_micros": SpendingRow.spent_micros + upsert.excluded.spent_micros},
         ).returning(SpendingRow.spent_micros)
-        total = (await self._session.execute(upsert)).scalar_one()
-        self._session.add(
-            ChargeRow(
-                id=charge.id,
-                project=charge.project,
-                month=charge.month,
-                reserved_micros=charge.reserved_micros,
-                create_time=charge.reserve_time,
-            )
-        )
-        return int(total) - charge.reserved_micros
+        return int((await self._session.execute(upsert)).scalar_one())
 
     async def settle(self, charge: Charge, usage: Usage, at: datetime) -> None:
         settled = await self._session.execute(
@@ -69,3 +68,20 @@ class SqlLedgerRepository:
             select(SpendingRow.spent_micros).where(SpendingRow.project == project, SpendingRow.month == month)
         )
         return int(total or 0)
+
+
+def _row(charge: Charge, usage: Usage | None = None, settled: datetime | None = None) -> ChargeRow:
+    """The charge's row: reserved (no usage yet), or recorded at `usage`'s cost."""
+    usage = usage or Usage()
+    return ChargeRow(
+        id=charge.id,
+        project=charge.project,
+        month=charge.month,
+        reserved_micros=charge.reserved_micros,
+        cost_micros=None if settled is None else usage.cost_micros,
+        model_calls=usage.model_calls,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        create_time=charge.reserve_time,
+        settle_time=settled,
+    )

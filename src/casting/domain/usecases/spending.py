@@ -1,17 +1,20 @@
 """What drawings cost each project, and the monthly budgets that stop them.
 
-A drawing reserves its estimated cost in the ledger, in a short transaction of its own, before
-the model is called: refused there (BudgetExceeded) when the month's spend and the estimate
-would pass the project's cap. Replicas reserve in turn (the ledger locks the project's month),
-so two racing at the cap overspend by at most what the drawings already in flight cost above
-their estimates. The reservation is then settled to what the model billed: in the transaction
-that stores the drawing, or in one of its own when the drawing failed. A drawing cut off
-without an answer (the caller left) keeps its estimate: what the model billed is unknown.
+A drawing of a project with a cap reserves its estimated cost in the ledger, in a short
+transaction of its own, before the model is called: refused there (BudgetExceeded) when the
+month's spend and the estimate would pass the cap. Replicas reserve in turn (the ledger locks
+the project's month), so two racing at the cap overspend by at most what the drawings already
+in flight cost above their estimates. The reservation is then settled to what the model billed:
+in the transaction that stores the drawing, or in one of its own when the drawing failed. A
+drawing cut off without an answer (the caller left) keeps its estimate: what the model billed is
+unknown. A project without a cap reserves nothing; its charges are written with its drawings,
+so that a cap set later counts them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from casting.domain.errors import BudgetExceeded
 from casting.domain.ports import Budgets, Charge, Clock, IdFactory, UnitOfWork
@@ -41,17 +44,24 @@ class Spending:
         BudgetExceeded (reserving nothing) when that would pass the project's cap."""
         now = self._clock.now()
         charge = Charge(self._ids.new_id(), project, now.strftime("%Y-%m"), estimate_micros, now)
+        cap = self._budgets.monthly_cap_micros(project)
+        if cap is None:
+            # Nothing to stop: no reservation, no transaction of its own; the charge is written
+            # with the drawing.
+            return replace(charge, reserved_micros=0, reserved=False)
         async with self._uow() as uow:
             before = await uow.ledger.reserve(charge)
-            cap = self._budgets.monthly_cap_micros(project)
-            if cap is not None and before + estimate_micros > cap:
+            if before + estimate_micros > cap:
                 raise BudgetExceeded(project, charge.month, cap, before)
             await uow.commit()
         return charge
 
     async def settle(self, uow: UnitOfWork, charge: Charge, usage: Usage) -> None:
         """Stages the charge at what it cost, in `uow`: the transaction of what it paid for."""
-        await uow.ledger.settle(charge, usage, self._clock.now())
+        if charge.reserved:
+            await uow.ledger.settle(charge, usage, self._clock.now())
+        else:
+            await uow.ledger.record(charge, usage, self._clock.now())
         if self._observer is not None:
             self._observer(charge.project, usage)
 
