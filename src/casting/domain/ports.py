@@ -140,8 +140,10 @@ class OperationRepository(Protocol):
     ) -> CastingOperation | None:
         """The operation with its outcomes, or None (also for another project's)."""
 
-    async def list(self, project: str, page: PageRequest) -> builtins.list[CastingOperation]:
-        """Up to page.size + 1 operations after page.after, newest first."""
+    async def list(
+        self, project: str, page: PageRequest, story: str | None = None
+    ) -> builtins.list[CastingOperation]:
+        """Up to page.size + 1 operations after page.after, newest first (only `story`'s when given)."""
 
     async def save(self, operation: CastingOperation) -> None:
         """Stages a change of the operation's own fields (cancelled, update_time)."""

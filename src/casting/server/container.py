@@ -314,12 +314,14 @@ class Container(containers.DeclarativeContainer):
     )
     resume_casting = providers.Singleton(ResumeCasting, uow=uow.provider, engine=casting_engine)
     get_operation = providers.Singleton(GetOperation, uow=uow.provider, clock=clock)
+    list_operations = providers.Singleton(ListOperations, uow=uow.provider, clock=clock)
+    cancel_operation = providers.Singleton(CancelOperation, uow=uow.provider, clock=clock)
     operations_servicer = providers.Singleton(
         OperationsServicer,
         get_operation=get_operation,
-        list_operations=providers.Singleton(ListOperations, uow=uow.provider, clock=clock),
+        list_operations=list_operations,
         wait_operation=providers.Singleton(WaitOperation, get=get_operation),
-        cancel_operation=providers.Singleton(CancelOperation, uow=uow.provider, clock=clock),
+        cancel_operation=cancel_operation,
         delete_operation=providers.Singleton(DeleteOperation, uow=uow.provider, clock=clock),
     )
 

@@ -37,8 +37,10 @@ class SqlOperationRepository:
         row = (await self._session.scalars(query)).one_or_none()
         return mappers.operation_from_row(row) if row else None
 
-    async def list(self, project: str, page: PageRequest) -> list[CastingOperation]:
+    async def list(self, project: str, page: PageRequest, story: str | None = None) -> list[CastingOperation]:
         query = _operations().where(OperationRow.project == project)
+        if story is not None:
+            query = query.where(OperationRow.story == story)
         if page.after is not None:
             created, last_id = page.after.create_time, page.after.id
             query = query.where(

@@ -332,16 +332,17 @@ class ListOperations:
         self._clock = clock
 
     async def __call__(
-        self, project: str, filter_text: str, page_size: int, page_token: str
+        self, project: str, filter_text: str, page_size: int, page_token: str, story: str | None = None
     ) -> OperationPage:
-        """The project's live operations, newest first. No filter is supported yet."""
+        """The project's live operations, newest first (only one story's when `story` is given).
+        No filter expression is supported yet."""
         if filter_text:
             raise InvalidInput.field("filter", "is not supported")
-        query = f"operations|{project}"
+        query = f"operations|{project}|{story or ''}"
         page = page_request(page_size, page_token, query)
         now = self._clock.now()
         async with self._uow() as uow:
-            rows = await uow.operations.list(project, page)
+            rows = await uow.operations.list(project, page, story)
             views = [await operation_view(uow, op) for op in rows if not op.is_expired(now)]
         shown, token = split_page(views, page, query, operation_cursor)
         return OperationPage(shown, token)

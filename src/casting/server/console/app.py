@@ -26,6 +26,7 @@ from casting.server.console.looks import LookPages
 from casting.server.console.rendering import render
 from casting.server.console.sessions import csrf_checked, session_middlewares
 from casting.server.console.sheets import SheetPages
+from casting.server.console.stories import StoryPages
 from casting.server.console.words import plain_words
 from casting.server.container import Container
 
@@ -92,6 +93,13 @@ def console_app(container: Container) -> web.Application:
             branch_variant=container.branch_variant(),
         ),
         ImportPages(list_styles=container.list_styles(), import_actor=container.import_actor()),
+        StoryPages(
+            list_styles=container.list_styles(),
+            list_story_cast=container.list_story_cast(),
+            list_operations=container.list_operations(),
+            cast_story=container.cast_story(),
+            cancel_operation=container.cancel_operation(),
+        ),
         ImageRoutes(read_image=container.read_image(), read_thumbnail=container.read_thumbnail()),
     )
     app.router.add_get("/", _home)
