@@ -21,6 +21,7 @@ import grpc
 
 from bench.harness import PROJECT, stamped
 from casting.adapters.blobs.local import LocalBlobStore
+from casting.adapters.decoding import MIB, DecodingPool
 from casting.adapters.images import PillowImageCodec
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
@@ -31,7 +32,7 @@ class SeedStyleServicer(casting_pb2_grpc.CastingServiceServicer):
         self._png = png
         self._latency = latency_seconds
         self._loop = loop
-        self._codec = PillowImageCodec()
+        self._codec = PillowImageCodec(DecodingPool(256 * MIB, threads=2))
         self._blobs = LocalBlobStore(directory / "blobs")
         self._database = directory / "seed.db"
         with sqlite3.connect(self._database) as db:
@@ -50,7 +51,7 @@ class SeedStyleServicer(casting_pb2_grpc.CastingServiceServicer):
 
     def GenerateSheet(self, request: pb.GenerateSheetRequest, context: Any) -> pb.Sheet:
         data = asyncio.run_coroutine_threadsafe(self._draw(), self._loop).result()
-        facts = self._codec.inspect(data)
+        facts = asyncio.run_coroutine_threadsafe(self._codec.inspect(data), self._loop).result()
         key = asyncio.run_coroutine_threadsafe(self._blobs.put(data), self._loop).result()
         image_id = str(uuid.uuid4())
         with sqlite3.connect(self._database, timeout=30) as db:

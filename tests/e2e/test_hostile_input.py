@@ -5,10 +5,12 @@ answer to a message over the receive limit) naming the field, never INTERNAL."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import io
 import json
 import struct
+import threading
 import uuid
 import zlib
 
@@ -284,3 +286,33 @@ async def test_bytes_that_are_no_request_are_invalid(channel, method: str) -> No
         call = (channel.unary_stream(path) if method == "ReadImage" else channel.unary_unary(path))(garbage)
         code, _ = await refused(call.read() if method == "ReadImage" else call)
         assert code == INVALID
+
+
+@sqlite_only
+async def test_bombs_are_refused_and_reads_go_on_while_every_decode_waits(stub, container) -> None:
+    actor = await save(stub)
+    image = actor.variants[0].reference_image.name
+    pool = container.decoding()
+    hog = threading.Event()
+    # Something holds the whole decoding budget (and one of its threads) until the test lets go.
+    holding = asyncio.ensure_future(pool.run(pool.budget_bytes, hog.wait))
+
+    # 40 megapixels in a few tens of KB: refused by its header, none of them waits to decode.
+    bombs = [refused_saying(stub.ImportActor(upload(png_of(8_000, 5_000)))) for _ in range(8)]
+    for code, fields, message in await asyncio.gather(*bombs):
+        assert (code, fields) == (INVALID, ["image_content"])
+        assert "the image has 8000x5000 pixels; this server decodes at most 33554432" in message
+    ordinary = asyncio.ensure_future(stub.ImportActor(upload(picture("PNG"))))
+    _, data = await read_image(stub, image)  # reads use no decoding thread, and no budget
+    assert data
+    assert not ordinary.done()  # it waits for the budget, as it should
+
+    hog.set()
+    await holding
+    assert (await ordinary).variants[0].reference_image.width == 90
+
+
+async def refused_saying(call) -> tuple[grpc.StatusCode, list[str], str]:
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await call
+    return error.value.code(), details_of(error.value).fields, error.value.details() or ""

@@ -41,14 +41,14 @@ def png(width: int, height: int, colour: tuple[int, int, int] = (200, 180, 160))
 class PngHeaderCodec:
     """Reads a PNG's size from its header; refuses anything else."""
 
-    def inspect(self, data: bytes) -> ImageFacts:
+    async def inspect(self, data: bytes) -> ImageFacts:
         if not data.startswith(b"\x89PNG\r\n\x1a\n") or len(data) < 24:
             raise InvalidImage("not a PNG")
         width, height = struct.unpack(">II", data[16:24])
         return ImageFacts("image/png", width, height)
 
-    def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
-        return data, self.inspect(data)
+    async def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
+        return data, await self.inspect(data)
 
 
 @dataclass

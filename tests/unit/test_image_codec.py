@@ -5,10 +5,12 @@ from __future__ import annotations
 import io
 import struct
 import zlib
+from collections.abc import Iterator
 
 import pytest
 from PIL import ExifTags, Image, PngImagePlugin
 
+from casting.adapters.decoding import DecodingPool
 from casting.adapters.images import PillowImageCodec
 from casting.domain.errors import InvalidImage
 from casting.domain.values import ImageFacts
@@ -44,18 +46,20 @@ def png_claiming(width: int, height: int) -> bytes:
 
 
 @pytest.fixture
-def codec() -> PillowImageCodec:
-    return PillowImageCodec()
+def codec() -> Iterator[PillowImageCodec]:
+    pool = DecodingPool(budget_bytes=256 * 1024 * 1024, threads=1)
+    yield PillowImageCodec(pool)
+    pool.close()
 
 
 @pytest.mark.parametrize(
     ("fmt", "mode", "mime_type"),
     [("PNG", "RGBA", "image/png"), ("JPEG", "RGB", "image/jpeg"), ("WEBP", "RGB", "image/webp")],
 )
-def test_accepts_png_jpeg_webp_and_reports_true_facts(
+async def test_accepts_png_jpeg_webp_and_reports_true_facts(
     codec: PillowImageCodec, fmt: str, mode: str, mime_type: str
 ) -> None:
-    assert codec.inspect(encode(picture(mode), fmt)) == ImageFacts(mime_type, 48, 32)
+    assert await codec.inspect(encode(picture(mode), fmt)) == ImageFacts(mime_type, 48, 32)
 
 
 @pytest.mark.parametrize(
@@ -70,7 +74,7 @@ def test_accepts_png_jpeg_webp_and_reports_true_facts(
         (encode(picture(size=(400, 300)), "JPEG")[:900], "truncated or corrupt"),
         (png_claiming(100_000, 100_000), "too large"),
         (png_claiming(13_000, 10), "larger than 12000 pixels on a side"),
-        (png_claiming(8_000, 6_000), "more than 40000000 pixels"),
+        (png_claiming(8_000, 6_000), "8000x6000 pixels; this server decodes at most 33554432"),
     ],
     ids=[
         "zero-bytes",
@@ -85,13 +89,13 @@ def test_accepts_png_jpeg_webp_and_reports_true_facts(
         "too-many-pixels",
     ],
 )
-def test_refuses_what_is_not_a_sound_accepted_image(
+async def test_refuses_what_is_not_a_sound_accepted_image(
     codec: PillowImageCodec, data: bytes, message: str
 ) -> None:
     with pytest.raises(InvalidImage, match=message):
-        codec.inspect(data)
+        await codec.inspect(data)
     with pytest.raises(InvalidImage, match=message):
-        codec.sanitize(data)
+        await codec.sanitize(data)
 
 
 def flipped_inside_idat(png: bytes) -> bytes:
@@ -113,25 +117,26 @@ def flipped_inside_idat(png: bytes) -> bytes:
     ],
     ids=["truncated-png", "png-without-iend", "png-bit-flipped-in-idat", "truncated-jpeg", "jpeg-no-eoi"],
 )
-def test_inspect_refuses_a_damaged_model_image_without_decoding_it_whole(
+async def test_inspect_refuses_a_damaged_model_image_without_decoding_it_whole(
     codec: PillowImageCodec, data: bytes
 ) -> None:
     with pytest.raises(InvalidImage, match="truncated or corrupt"):
-        codec.inspect(data)
+        await codec.inspect(data)
 
 
-def test_limits_are_the_constructor_s(codec: PillowImageCodec) -> None:
-    small = PillowImageCodec(max_pixels=1_000, max_side=40)
+async def test_limits_are_the_constructor_s_and_the_pool_s(codec: PillowImageCodec) -> None:
+    small = PillowImageCodec(DecodingPool(budget_bytes=8_000, threads=1), max_side=40)
+    assert small.max_pixels == 1_000
     with pytest.raises(InvalidImage, match="larger than 40 pixels"):
-        small.inspect(encode(picture(), "PNG"))
-    assert codec.inspect(encode(picture(), "PNG")).width == 48
+        await small.inspect(encode(picture(), "PNG"))
+    assert (await codec.inspect(encode(picture(), "PNG"))).width == 48
 
 
-def test_format_is_judged_by_content_whatever_the_name_or_declared_type(
+async def test_format_is_judged_by_content_whatever_the_name_or_declared_type(
     codec: PillowImageCodec,
 ) -> None:
     # The codec takes no declared type at all: JPEG bytes are JPEG, whatever a caller said.
-    data, facts = codec.sanitize(encode(picture(), "JPEG"))
+    data, facts = await codec.sanitize(encode(picture(), "JPEG"))
     assert facts.mime_type == "image/jpeg"
     assert data[:3] == b"\xff\xd8\xff"
 
@@ -149,14 +154,14 @@ def jpeg_with_gps_and_orientation() -> bytes:
     return encode(picture(size=(60, 20)), "JPEG", exif=exif, comment=b"shot at home")
 
 
-def test_sanitize_strips_exif_gps_and_comments_and_applies_orientation(
+async def test_sanitize_strips_exif_gps_and_comments_and_applies_orientation(
     codec: PillowImageCodec,
 ) -> None:
     original = jpeg_with_gps_and_orientation()
     with Image.open(io.BytesIO(original)) as before:
         assert before.getexif().get_ifd(ExifTags.IFD.GPSInfo)  # the fixture really carries GPS
 
-    data, facts = codec.sanitize(original)
+    data, facts = await codec.sanitize(original)
 
     assert facts == ImageFacts("image/jpeg", 20, 60)
     assert b"SpyCam" not in data and b"shot at home" not in data
@@ -168,12 +173,12 @@ def test_sanitize_strips_exif_gps_and_comments_and_applies_orientation(
         assert "icc_profile" not in after.info
 
 
-def test_sanitize_strips_png_text_and_icc_but_keeps_alpha(codec: PillowImageCodec) -> None:
+async def test_sanitize_strips_png_text_and_icc_but_keeps_alpha(codec: PillowImageCodec) -> None:
     text = PngImagePlugin.PngInfo()
     text.add_text("Author", "someone@example.com")
     original = encode(picture("RGBA"), "PNG", pnginfo=text, icc_profile=b"not-really-an-icc")
 
-    data, facts = codec.sanitize(original)
+    data, facts = await codec.sanitize(original)
 
     assert facts == ImageFacts("image/png", 48, 32)
     assert b"someone@example.com" not in data and b"not-really-an-icc" not in data
@@ -183,7 +188,7 @@ def test_sanitize_strips_png_text_and_icc_but_keeps_alpha(codec: PillowImageCode
         assert after.getpixel((0, 0)) == (200, 40, 40, 255)
 
 
-def test_sanitize_keeps_webp_as_webp(codec: PillowImageCodec) -> None:
-    data, facts = codec.sanitize(encode(picture(), "WEBP", lossless=True))
+async def test_sanitize_keeps_webp_as_webp(codec: PillowImageCodec) -> None:
+    data, facts = await codec.sanitize(encode(picture(), "WEBP", lossless=True))
     assert facts == ImageFacts("image/webp", 48, 32)
-    assert codec.inspect(data) == facts
+    assert await codec.inspect(data) == facts

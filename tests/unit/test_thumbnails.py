@@ -4,10 +4,12 @@ only when its blob is gone; widths and projects checked."""
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
 
 import pytest
 from PIL import Image as Picture
 
+from casting.adapters.decoding import DecodingPool
 from casting.adapters.thumbnails import PillowThumbnailer
 from casting.domain.errors import InvalidInput, NotFound
 from casting.domain.usecases.images import ImageKeeper
@@ -17,13 +19,13 @@ from tests.unit.fakes import FakeBlobStore, FakeClock, FakeUnitOfWork, Sequentia
 
 
 class CountingThumbnailer(PillowThumbnailer):
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, pool: DecodingPool) -> None:
+        super().__init__(pool)
         self.made = 0
 
-    def shrink(self, data: bytes, width: int) -> tuple[bytes, ImageFacts]:
+    async def shrink(self, data: bytes, width: int) -> tuple[bytes, ImageFacts]:
         self.made += 1
-        return super().shrink(data, width)
+        return await super().shrink(data, width)
 
 
 @pytest.fixture
@@ -37,8 +39,10 @@ def blobs() -> FakeBlobStore:
 
 
 @pytest.fixture
-def thumbnailer() -> CountingThumbnailer:
-    return CountingThumbnailer()
+def thumbnailer() -> Iterator[CountingThumbnailer]:
+    pool = DecodingPool(budget_bytes=64 * 1024 * 1024, threads=1)
+    yield CountingThumbnailer(pool)
+    pool.close()
 
 
 @pytest.fixture

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import io
 import warnings
+from functools import partial
 from typing import Final
 
 from PIL import Image, ImageOps
 
+from casting.adapters.decoding import DecodingPool
 from casting.domain.errors import InvalidImage
 from casting.domain.values import ImageFacts
 
@@ -25,79 +27,122 @@ _SAVE_FORMATS: Final = {"image/png": "PNG", "image/jpeg": "JPEG", "image/webp": 
 _NOT_ACCEPTED = "is not a PNG, JPEG or WebP image"
 
 
+# Pillow holds RGB, RGBA and CMYK pixels in 4 bytes each (L and P in 1: counted as 4 all the same).
+BYTES_PER_PIXEL: Final = 4
+# Full-size copies a re-encoding holds at its peak: the decoded image and its converted copy,
+# then that copy and the clean one it is pasted into.
+SANITIZE_COPIES: Final = 2
+
+
 class PillowImageCodec:
     """ImageCodec over Pillow. Only the PNG, JPEG and WebP decoders ever see the bytes, and the
     header size is checked before any pixel is decoded. Uploads are then decoded whole and
-    re-encoded; a model's images are checked for integrity more cheaply (see `inspect`)."""
+    re-encoded; a model's images are checked for integrity more cheaply (see `inspect`). Decodes
+    run in `pool`, admitted by the memory they will hold; the largest image accepted is the one
+    whose re-encoding fits the pool's whole budget."""
 
-    def __init__(self, *, max_pixels: int = 40_000_000, max_side: int = 12_000) -> None:
-        self._max_pixels = max_pixels
+    def __init__(self, pool: DecodingPool, *, max_side: int = 12_000) -> None:
+        self._pool = pool
         self._max_side = max_side
+        self.max_pixels = pool.budget_bytes // (BYTES_PER_PIXEL * SANITIZE_COPIES)
 
-    def inspect(self, data: bytes) -> ImageFacts:
+    async def inspect(self, data: bytes) -> ImageFacts:
         """Checks a model's image for integrity without a full decode, which cost 11.5 ms of
         a GenerateSheet call on a 1.8 MB sheet PNG (9 ms of it inflating IDAT). A PNG has every
         chunk's CRC checked, IDAT's included, up to IEND (~0.3 ms); a JPEG has its whole entropy
         stream decoded at 1/8 scale; a WebP, with no cheaper path in Pillow, is decoded whole.
         Truncated or damaged bytes are still refused; a PNG whose zlib stream is bad under
         valid CRCs (a broken encoder, not a bad transfer) is no longer caught."""
-        image, facts = self._open(data)
-        try:
-            if facts.mime_type == "image/png":
-                image.verify()
-            else:
-                if facts.mime_type == "image/jpeg":
-                    image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
-                image.load()
-        except Exception as exc:
-            raise InvalidImage("the image is truncated or corrupt") from exc
+        facts = self._facts(data)
+        pixels = facts.width * facts.height
+        costs = {"image/png": 0, "image/jpeg": pixels // 64 * BYTES_PER_PIXEL}
+        await self._pool.run(
+            costs.get(facts.mime_type, pixels * BYTES_PER_PIXEL), partial(_check_integrity, data)
+        )
         return facts
 
-    def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
-        image, facts = self._open(data)
-        try:
-            image.load()
-        except Exception as exc:
-            raise InvalidImage("the image is truncated or corrupt") from exc
-        try:
-            upright = ImageOps.exif_transpose(image)
-        except Exception as exc:  # a malformed EXIF block fails in many ways; all mean "corrupt"
-            raise InvalidImage("the image's metadata is corrupt") from exc
-        has_alpha = upright.has_transparency_data and facts.mime_type != "image/jpeg"
-        pixels = upright.convert("RGBA" if has_alpha else "RGB")
-        # A fresh image carries no `info`, so no EXIF, ICC profile, text chunk or comment can
-        # ride along into the encoder (PNG and JPEG encoders read some of them from `info`).
-        clean = Image.new(pixels.mode, pixels.size)
-        clean.paste(pixels)
-        out = io.BytesIO()
-        clean.save(out, format=_SAVE_FORMATS[facts.mime_type], **_save_options(facts.mime_type))
-        return out.getvalue(), ImageFacts(facts.mime_type, clean.width, clean.height)
+    async def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
+        facts = self._facts(data)
+        cost = facts.width * facts.height * BYTES_PER_PIXEL * SANITIZE_COPIES
+        return await self._pool.run(cost, partial(_reencode, data, facts))
 
-    def _open(self, data: bytes) -> tuple[Image.Image, ImageFacts]:
-        """The image with its header read and its size checked; no pixel decoded yet."""
-        if not data:
-            raise InvalidImage("the image is empty")
-        try:
-            with warnings.catch_warnings():
-                # Pillow only warns between its own pixel limit and twice that; refuse instead.
-                # (Our own, lower limit below normally refuses those sizes first.)
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                image = Image.open(io.BytesIO(data), formats=_OPENERS)
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise InvalidImage("the image is too large") from exc
-        except Exception as exc:  # Pillow raises many types on hostile input; all mean "no"
-            raise InvalidImage(f"the data {_NOT_ACCEPTED}") from exc
-        facts = ImageFacts(_MIME_TYPES[str(image.format)], image.width, image.height)
+    def _facts(self, data: bytes) -> ImageFacts:
+        """What the header says, its size checked; no pixel decoded (a few microseconds)."""
+        facts = _header(data)
         self._check_size(facts)
-        return image, facts
+        return facts
 
     def _check_size(self, facts: ImageFacts) -> None:
         if facts.width < 1 or facts.height < 1:
             raise InvalidImage("the image has no pixels")
         if max(facts.width, facts.height) > self._max_side:
             raise InvalidImage(f"the image is larger than {self._max_side} pixels on a side")
-        if facts.width * facts.height > self._max_pixels:
-            raise InvalidImage(f"the image has more than {self._max_pixels} pixels")
+        if facts.width * facts.height > self.max_pixels:
+            size = f"{facts.width}x{facts.height}"
+            raise InvalidImage(f"the image has {size} pixels; this server decodes at most {self.max_pixels}")
+
+
+def _open(data: bytes) -> Image.Image:
+    """The image with its header read; no pixel decoded yet."""
+    if not data:
+        raise InvalidImage("the image is empty")
+    try:
+        with warnings.catch_warnings():
+            # Pillow only warns between its own pixel limit and twice that; refuse instead.
+            # (Our own, lower limit normally refuses those sizes first.)
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return Image.open(io.BytesIO(data), formats=_OPENERS)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise InvalidImage("the image is too large") from exc
+    except Exception as exc:  # Pillow raises many types on hostile input; all mean "no"
+        raise InvalidImage(f"the data {_NOT_ACCEPTED}") from exc
+
+
+def _header(data: bytes) -> ImageFacts:
+    with _open(data) as image:
+        return ImageFacts(_MIME_TYPES[str(image.format)], image.width, image.height)
+
+
+# On a pool thread, each opens the bytes again: the thread then holds the only reference to the
+# pixels, and can let go of each copy as it goes.
+
+
+def _check_integrity(data: bytes) -> None:
+    image = _open(data)
+    try:
+        if image.format == "PNG":
+            image.verify()
+        else:
+            if image.format != "WEBP":  # a JPEG (or MPO) at 1/8 scale
+                image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()
+    except Exception as exc:
+        raise InvalidImage("the image is truncated or corrupt") from exc
+
+
+def _reencode(data: bytes, facts: ImageFacts) -> tuple[bytes, ImageFacts]:
+    """The image decoded whole, upright, and encoded afresh without metadata. Each step lets go
+    of the copy before it, so that no more than SANITIZE_COPIES are held at once."""
+    image = _open(data)
+    try:
+        image.load()
+    except Exception as exc:
+        raise InvalidImage("the image is truncated or corrupt") from exc
+    try:
+        ImageOps.exif_transpose(image, in_place=True)
+    except Exception as exc:  # a malformed EXIF block fails in many ways; all mean "corrupt"
+        raise InvalidImage("the image's metadata is corrupt") from exc
+    has_alpha = image.has_transparency_data and facts.mime_type != "image/jpeg"
+    pixels = image.convert("RGBA" if has_alpha else "RGB")
+    del image
+    # A fresh image carries no `info`, so no EXIF, ICC profile, text chunk or comment can
+    # ride along into the encoder (PNG and JPEG encoders read some of them from `info`).
+    clean = Image.new(pixels.mode, pixels.size)
+    clean.paste(pixels)
+    del pixels
+    out = io.BytesIO()
+    clean.save(out, format=_SAVE_FORMATS[facts.mime_type], **_save_options(facts.mime_type))
+    return out.getvalue(), ImageFacts(facts.mime_type, clean.width, clean.height)
 
 
 def _save_options(mime_type: str) -> dict[str, object]:

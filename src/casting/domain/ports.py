@@ -289,20 +289,23 @@ class Budgets(Protocol):
 class ImageCodec(Protocol):
     """Decodes images to learn what they really are."""
 
-    def inspect(self, data: bytes) -> ImageFacts:
+    async def inspect(self, data: bytes) -> ImageFacts:
         """Format and size by content, after an integrity check cheaper than a full decode
-        (for the model's images); InvalidImage for anything not a sound PNG/JPEG/WebP."""
+        (for the model's images); InvalidImage for anything not a sound PNG/JPEG/WebP, or too
+        large to decode within the server's memory budget."""
 
-    def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
-        """The image re-encoded in its own format without metadata (EXIF, GPS, comments)."""
+    async def sanitize(self, data: bytes) -> tuple[bytes, ImageFacts]:
+        """The image re-encoded in its own format without metadata (EXIF, GPS, comments).
+        Decodes wait their turn for memory, off the event loop."""
 
 
 class Thumbnailer(Protocol):
     """Scales stored images down for lists and grids."""
 
-    def shrink(self, data: bytes, width: int) -> tuple[bytes, ImageFacts]:
+    async def shrink(self, data: bytes, width: int) -> tuple[bytes, ImageFacts]:
         """The image `width` pixels wide (never wider than it was), its aspect kept, encoded
-        small; the same bytes in give the same bytes out."""
+        small; the same bytes in give the same bytes out. InvalidImage when it is too large to
+        decode within the server's memory budget."""
 
 
 class CastingEngine(Protocol):

@@ -3,7 +3,7 @@ use-cases → servicer. Tests replace a collaborator with `container.<provider>.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.adapters.blobs import blob_store_from_url
 from casting.adapters.budgets import BudgetsFile
+from casting.adapters.decoding import DecodingPool
 from casting.adapters.generators.bounded import AdvisorySlots, BoundedGenerator
 from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
 from casting.adapters.generators.gemini_models import drawing_estimate
@@ -83,6 +84,14 @@ async def _engine(settings: Settings, tracing: TracerProvider) -> AsyncIterator[
         yield engine
     finally:
         await engine.dispose()
+
+
+def _decoding_pool(settings: Settings) -> Iterator[DecodingPool]:
+    pool = DecodingPool(settings.decode_memory_mb * 1024 * 1024, settings.decode_threads)
+    try:
+        yield pool
+    finally:
+        pool.close()
 
 
 async def _image_model(settings: Settings, prices: PriceTable) -> AsyncIterator[ImageGenerator]:
@@ -190,7 +199,9 @@ class Container(containers.DeclarativeContainer):
     uow = providers.Factory(SqlUnitOfWork, session_factory=session_factory, recent=recent_actors)
 
     blobs = providers.Singleton(blob_store_from_url, settings.provided.blob_url)
-    codec = providers.Singleton(PillowImageCodec)
+    # Untrusted images are decoded here: threads of their own, a memory budget they share.
+    decoding = providers.Resource(_decoding_pool, settings=settings)
+    codec = providers.Singleton(PillowImageCodec, pool=decoding)
     # Model prices: Google's published ones, with the operator's CASTING_MODEL_PRICES over them.
     prices = providers.Singleton(PriceTable, settings.provided.model_prices)
     model = providers.Resource(_image_model, settings=settings, prices=prices)
@@ -276,7 +287,7 @@ class Container(containers.DeclarativeContainer):
     list_story_cast = providers.Singleton(ListStoryCast, uow=uow.provider)
     read_image = providers.Singleton(ReadImage, uow=uow.provider, blobs=blobs)
     # The console's grid thumbnails: made once, kept in the blob store.
-    thumbnailer = providers.Singleton(PillowThumbnailer)
+    thumbnailer = providers.Singleton(PillowThumbnailer, pool=decoding)
     read_thumbnail = providers.Singleton(
         ReadThumbnail, uow=uow.provider, blobs=blobs, thumbnailer=thumbnailer
     )

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     blob_grace_seconds: int = 3600
     collect_interval_seconds: float = 900.0  # 0: no collection in the server (`casting collect`)
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Uploads, model images and thumbnails are decoded on this many threads of their own, within
+    # this much memory at once; the largest image accepted is the one whose re-encoding fits it
+    # (256 MiB: 33.5 megapixels).
+    decode_memory_mb: int = 256
+    decode_threads: int = 2
     # CastStory: how long a finished or running operation can be read, and how many roles' steps
     # one replica works on at once (model calls are capped apart, by max_concurrent_generations).
     operation_ttl_seconds: int = 30 * 24 * 3600

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -185,7 +184,7 @@ class ImportActor:
         self, command: ImportActorCommand, story_style: str, image_style: str, key: RequestKey
     ) -> ActorView:
         try:
-            data, facts = await asyncio.to_thread(self._codec.sanitize, command.image_content)
+            data, facts = await self._codec.sanitize(command.image_content)
         except InvalidImage as error:
             raise InvalidInput.field("image_content", error.message) from None
         if command.mime_type and command.mime_type != facts.mime_type:

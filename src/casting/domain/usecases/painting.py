@@ -6,7 +6,6 @@ connection is held while the model works; the blob is written before any row poi
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,7 +96,7 @@ class SheetPainter:
             generated = await self._generator.generate(spec, anchors)
             spent.append(generated.usage)
             try:
-                facts = await asyncio.to_thread(self._codec.inspect, generated.data)
+                facts = await self._codec.inspect(generated.data)
                 check_sheet(facts)
             except InvalidImage:
                 continue

@@ -6,7 +6,6 @@ of which content at which width, so that later requests read it instead of makin
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -52,7 +51,7 @@ class ReadThumbnail:
             source = await self._blobs.get(image.blob_key)
         except KeyError:
             raise NotFound("image", names.image(image.project, image.id)) from None
-        data, facts = await asyncio.to_thread(self._thumbnailer.shrink, source, width)
+        data, facts = await self._thumbnailer.shrink(source, width)
         key = await self._blobs.put(data)  # the blob first: a record never names a missing blob
         thumbnail = Thumbnail(
             source_sha256=image.sha256,
