@@ -26,7 +26,7 @@ from tests.e2e.rich_errors import details_of
 from tests.e2e.test_flow import P, encoded, save
 from tests.e2e.test_process import free_port, wait_until_serving
 from tests.integration.conftest import PROJECT, Library
-from tests.integration.test_sql_queries import STATEMENTS, counting
+from tests.integration.test_sql_queries import READ_STATEMENTS, counting
 from tests.support.databases import PostgresCluster
 from tests.support.s3 import S3Bucket
 
@@ -117,7 +117,7 @@ async def test_reads_run_the_same_few_statements_for_1_or_50_actors(
         await few_rows()  # a first connection runs the dialect's own set-up queries once
         few = await statements_for(few_rows)
         many = await statements_for(many_rows)
-        assert few == many <= STATEMENTS
+        assert few == many <= READ_STATEMENTS
 
     # The counted answers carried everything: 50 actors of 5 looks, all 50 cast.
     listed = await stub.ListActors(pb.ListActorsRequest(parent=f"projects/{PROJECT}", page_size=50))
