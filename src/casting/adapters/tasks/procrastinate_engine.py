@@ -10,6 +10,7 @@ runs a procrastinate worker inside its event loop.
 - A replica stopped gracefully gives its steps the grace period, then aborts them; every replica
   also hands the engine the roles still without an outcome now and then (`resume`), which
   picks those up, and whatever else fell between the operation's commit and its jobs.
+- Jobs are taken by priority, the role's position in its operation negated, then in order.
 - An exception that escapes a step (the database gone a moment) is retried with backoff; errors
   of the role itself are the step's outcome, not the job's failure.
 """
@@ -103,7 +104,9 @@ class ProcrastinateEngine:
     async def enqueue(self, project: str, operation_id: str, roles: list[int]) -> None:
         for role in roles:
             key = f"cast:{operation_id}:{role}"
-            deferrer = self._task.configure(lock=key, queueing_lock=key)
+            # Earlier roles of any operation first: a story started behind a long batch is cast
+            # among it, not after it.
+            deferrer = self._task.configure(lock=key, queueing_lock=key, priority=-role)
             with contextlib.suppress(AlreadyEnqueued):  # waiting in the queue already
                 await deferrer.defer_async(project=project, operation_id=operation_id, role=role)
 
