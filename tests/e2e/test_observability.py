@@ -116,6 +116,37 @@ async def test_a_refused_generation_is_counted_by_its_reason(
     assert metrics.value("casting_rpcs_total", **code) == 1
 
 
+async def test_what_each_projects_drawings_cost_is_counted_and_logged(
+    container: Container, fake_gemini: FakeGemini, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = drawing_with_gemini(container, fake_gemini).settings()
+    caplog.set_level(logging.INFO, logger="casting")
+    fake_gemini.script(gemini.finished("IMAGE_SAFETY"))  # refused, and charged what it billed
+    async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
+        stub = casting_pb2_grpc.CastingServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError):
+            await stub.GenerateSheet(generate_request())
+        sheet = await stub.GenerateSheet(generate_request())
+        metrics = await asyncio.to_thread(scrape, settings.metrics_port)
+
+    lines = [json.loads(JsonFormatter().format(record)) for record in caplog.records]
+    refused, drawn = [line for line in lines if line.get("event") == "generation"]
+    assert (refused["outcome"], refused["model_calls"], refused["output_tokens"]) == (
+        "generation_blocked",
+        1,
+        0,
+    )
+    assert refused["input_tokens"] > 0 and refused["cost_micros"] > 0
+    usage = sheet.generation.usage
+    assert (drawn["outcome"], drawn["cost_micros"], drawn["output_tokens"]) == (
+        "ok",
+        usage.cost_micros,
+        usage.output_tokens,
+    )
+    counted = metrics.value("casting_cost_usd_total", project="studio-1")
+    assert counted == pytest.approx((refused["cost_micros"] + usage.cost_micros) / 1e6)
+
+
 async def test_each_rpc_and_model_call_logs_one_json_line(stub, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="casting")
     await stub.GenerateSheet(generate_request(request_id="9b6f4a1e-3c2d-4e5f-8a7b-0c1d2e3f4a5b"))
