@@ -12,19 +12,11 @@ import pytest
 from casting.server.container import Container
 from casting.v1 import casting_pb2 as pb
 from tests.e2e.conftest import drawing_with_gemini
+from tests.e2e.test_flow import TRAITS, P
 from tests.support.fake_gemini import FakeGemini
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-P = "projects/studio-1"
-# The README flow's requests (its buf curl block).
-TRAITS = pb.Traits(
-    gender=pb.GENDER_FEMALE,
-    age_range=pb.AGE_RANGE_TEEN,
-    face_traits="round face, green eyes",
-    hair_traits="short black bob",
-    outfit="blue school uniform",
-    mood="cheerful",
-)
+# The README flow's look (its buf curl block; test_flow's traits are its sheet's).
 CHANGES = pb.TraitChanges(outfit="red winter coat", mood="wistful")
 
 
