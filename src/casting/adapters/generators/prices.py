@@ -4,9 +4,9 @@ A price in USD per million tokens is also micro-USD per token, so a cost in USD 
 the token counts times the prices, with no other factor.
 
 The defaults are Google's published paid-tier prices (standard, not batch) of the Gemini API,
-https://ai.google.dev/gemini-api/docs/pricing, read for each model below; Vertex AI charges the
-same for these models. Operators override them, or price another model, with
-CASTING_MODEL_PRICES (settings.py).
+https://ai.google.dev/gemini-api/docs/pricing, read for each model below; Vertex AI lists the
+same rates for these models. Operators billed otherwise override them, or price another model,
+with CASTING_MODEL_PRICES (settings.py).
 """
 
 from __future__ import annotations
@@ -30,8 +30,9 @@ class ModelPrice(BaseModel):
 
 DEFAULT_PRICES: dict[str, ModelPrice] = {
     # Pricing page, "Gemini 2.5 Flash Image": input $0.30 (text/image); output $0.039 per image,
-    # "priced at $30 per 1,000,000 tokens", an image up to 1024x1024 px being 1290 tokens. Text
-    # output is priced as Gemini 2.5 Flash's ($2.50), which the page lists for this family.
+    # "priced at $30 per 1,000,000 tokens", an image up to 1024x1024 px being 1290 tokens. Its
+    # text output (a line or two: the model is asked for an image) is priced at Gemini 2.5
+    # Flash's $2.50, an assumption of ours: the page prices this model's image output only.
     "gemini-2.5-flash-image": ModelPrice(input=0.30, output=2.50, image_output=30.0),
     # Pricing page, "Gemini 3 Pro Image Preview": input $2.00 (text/image); output text and
     # thinking $12.00; output images $120 per 1,000,000 tokens ($0.134 for a 1K or 2K image of
