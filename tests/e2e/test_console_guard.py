@@ -41,6 +41,9 @@ class Theirs:
     variant: str
     sheet: str
     image: str
+    story: str = "pilot"
+    # No casting has run there: a project's operations are refused from the names alone.
+    operation: str = "00000000-0000-4000-8000-000000000000"
 
 
 def serve_console(container: Container, **settings: Any) -> Container:
@@ -129,6 +132,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/projects/{project}/import"): FOREIGN,
     ("GET", "/projects/{project}/images/{image}"): FOREIGN,
     ("GET", "/projects/{project}/images/{image}/thumbnails/{width}"): FOREIGN,
+    ("GET", "/projects/{project}/stories/{story}"): FOREIGN,
+    ("POST", "/projects/{project}/stories/{story}/cast"): FOREIGN,
+    ("POST", "/projects/{project}/stories/{story}/operations/{operation}/cancel"): FOREIGN,
 }
 
 
