@@ -195,7 +195,6 @@ def requests(templates: dict[str, dict[str, Any]], real: list[str]) -> st.Search
 def throw_requests(port: int, templates: dict[str, dict[str, Any]], real: list[str]) -> None:
     """Throws random requests at the server from this thread (hypothesis drives a sync client)."""
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-
         # Derandomized: the examples follow from the test's own code, so every run (CI's, a
         # laptop's) throws the same requests and a failure replays as it was; a change to the
         # strategies (a new RPC, a new taint) explores new ground. No example database: it

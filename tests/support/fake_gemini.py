@@ -4,6 +4,8 @@ It serves `POST /{version}/models/{model}:generateContent` on 127.0.0.1 from a t
 Vertex AI's `/{version}/projects/{p}/locations/{l}/publishers/google/models/{model}:generateContent`,
 with an OAuth token endpoint, `POST /token`, for Application Default Credentials), records
 each request, and answers from a script of `Answer`s (then with a 9:16 PNG).
+A request in JSON mode (`responseMimeType: application/json`, a judge's) is answered apart,
+from the request's own response schema: every field passing unless a `Verdict` says otherwise.
 
 PYTEST_DONT_REWRITE: test modules import the answer helpers before pytest loads this
 module as the plugin that provides the `fake_gemini` fixture.
@@ -137,14 +139,47 @@ def held() -> Answer:
     return replace(image(), held=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A JSON-mode answer built from the request's response schema: booleans true, numbers 1
+    (every field "passes"), except the fields named in `overrides`."""
+
+    overrides: dict[str, Any] = field(default_factory=dict)
+    delay: float = 0.0
+
+    def answer(self, request: dict[str, Any]) -> Answer:
+        config = request.get("generationConfig") or {}
+        schema = config.get("responseSchema") or config.get("responseJsonSchema") or {}
+        document = {name: _passing(kind) for name, kind in (schema.get("properties") or {}).items()}
+        document.update(self.overrides)
+        parts = [{"text": json.dumps(document)}]
+        return Answer(200, {"candidates": [_candidate(parts)]}, delay=self.delay)
+
+
+def verdict(delay: float = 0.0, **overrides: Any) -> Verdict:
+    return Verdict(overrides, delay)
+
+
+def _passing(schema: dict[str, Any]) -> Any:
+    kind = str(schema.get("type", "")).lower()
+    return {"boolean": True, "number": 1.0, "integer": 1, "string": ""}.get(kind)
+
+
+def _json_mode(body: dict[str, Any]) -> bool:
+    return (body.get("generationConfig") or {}).get("responseMimeType") == "application/json"
+
+
 class FakeGemini:
     """The server. `requests` holds each request's JSON body, `paths` its URL path,
-    `authorizations` its Authorization header (or None)."""
+    `authorizations` its Authorization header (or None); `judging` answers JSON-mode requests
+    once `judge()`'s script is used up."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.authorizations: list[str | None] = []
+        self.judging: Verdict | Answer = Verdict()
+        self._verdicts: deque[Verdict | Answer] = deque()
         self.peak_in_flight = 0
         self._in_flight = 0
         self._answers: deque[Answer] = deque()
@@ -167,6 +202,21 @@ class FakeGemini:
         with self._lock:
             self._answers.extend(answers)
 
+    def judge(self, *answers: Verdict | Answer) -> None:
+        """Answers the next JSON-mode (judge) requests with these, in order."""
+        with self._lock:
+            self._verdicts.extend(answers)
+
+    @property
+    def image_requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if not _json_mode(r)]
+
+    @property
+    def judge_requests(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [r for r in self.requests if _json_mode(r)]
+
     def start(self) -> None:
         self._thread.start()
 
@@ -188,7 +238,11 @@ class FakeGemini:
             self.requests.append(body)
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
-            answer = self._answers.popleft() if self._answers else image()
+            if _json_mode(body):
+                scripted = self._verdicts.popleft() if self._verdicts else self.judging
+                answer = scripted.answer(body) if isinstance(scripted, Verdict) else scripted
+            else:
+                answer = self._answers.popleft() if self._answers else image()
         return with_usage(answer, path, body)
 
     def _done(self) -> None:

@@ -16,7 +16,7 @@ from casting.domain.usecases.actors import (
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
-from casting.domain.usecases.painting import SheetPainter
+from casting.domain.usecases.painting import SheetPainter, Verifying
 from casting.domain.usecases.sheets import GenerateSheet, GetSheet
 from casting.domain.usecases.spending import Spending
 from casting.domain.usecases.variants import BranchVariant, DeleteVariant, GetVariant, UpdateVariant
@@ -28,6 +28,7 @@ from tests.unit.fakes import (
     FixedBudgets,
     NoActorCache,
     PngHeaderCodec,
+    ScriptedJudge,
     SequentialIds,
     Tables,
 )
@@ -43,6 +44,8 @@ class App:
     tables: Tables = field(default_factory=Tables)
     blobs: FakeBlobStore = field(default_factory=FakeBlobStore)
     generator: FakeGenerator = field(default_factory=FakeGenerator)
+    judge: ScriptedJudge = field(default_factory=ScriptedJudge)
+    verifying: Verifying = field(default_factory=Verifying)
     clock: FakeClock = field(default_factory=FakeClock)
     ids: SequentialIds = field(default_factory=SequentialIds)
     budgets: FixedBudgets = field(default_factory=FixedBudgets)
@@ -54,7 +57,15 @@ class App:
         codec = PngHeaderCodec()
         keeper = ImageKeeper(self.blobs, self.ids, self.clock)
         spending = Spending(uow, self.budgets, self.ids, self.clock)
-        painter = SheetPainter(self.generator, codec, keeper, spending, estimate_micros=lambda spec: ESTIMATE)
+        painter = SheetPainter(
+            self.generator,
+            codec,
+            keeper,
+            spending,
+            self.judge,
+            self.verifying,
+            estimate_micros=lambda spec: ESTIMATE,
+        )
         idem = Idempotency(self.clock)
         self.generate_sheet = GenerateSheet(uow, painter, idem, self.ids, self.clock, SHEET_TTL)
         self.get_sheet = GetSheet(uow, self.clock)

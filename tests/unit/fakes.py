@@ -21,9 +21,10 @@ from casting.domain.ports import (
     GeneratedImage,
     GenerationSpec,
     IdempotencyRecord,
+    Judgement,
     Thumbnail,
 )
-from casting.domain.values import Image, ImageBytes, ImageFacts, Usage
+from casting.domain.values import Image, ImageBytes, ImageFacts, Usage, VerificationCheck
 
 
 def png(width: int, height: int, colour: tuple[int, int, int] = (200, 180, 160)) -> bytes:
@@ -61,12 +62,14 @@ class FakeGenerator:
     failures: list[Exception] = field(default_factory=list)
     # What each drawing bills: 1000 tokens in, a 1290-token image out, USD millionths.
     usage: Usage = Usage(model_calls=1, input_tokens=1000, output_tokens=1290, cost_micros=39_000)
+    drawn: int = 0  # every drawing another shade, even after `calls` is cleared
 
     async def generate(self, spec: GenerationSpec, references: list[ImageBytes]) -> GeneratedImage:
         self.calls.append((spec, references))
         if self.failures:
             raise self.failures.pop(0)
-        shade = len(self.calls) % 250
+        self.drawn += 1
+        shade = self.drawn % 250
         return GeneratedImage(
             data=png(self.width, self.height, (shade, 100, 200)),
             mime_type="image/png",
@@ -75,6 +78,34 @@ class FakeGenerator:
             prompt_version="fake-v1",
             prompt_sha256=hashlib.sha256(repr(spec).encode()).hexdigest(),
             usage=self.usage,
+        )
+
+
+@dataclass
+class ScriptedJudge:
+    """Answers each judging with the next scripted identity score (then `score`), every rule
+    passing unless `failing` names it; an exception in the script is raised instead."""
+
+    score: float = 1.0
+    failing: tuple[str, ...] = ()
+    script: list[float | Exception] = field(default_factory=list)
+    calls: list[tuple[GenerationSpec, ImageBytes, list[ImageBytes]]] = field(default_factory=list)
+
+    async def judge(
+        self, spec: GenerationSpec, candidate: ImageBytes, references: list[ImageBytes]
+    ) -> Judgement:
+        self.calls.append((spec, candidate, references))
+        answer = self.script.pop(0) if self.script else self.score
+        if isinstance(answer, Exception):
+            raise answer
+        checks = tuple(
+            VerificationCheck(rule, rule not in self.failing) for rule in ("aspect_9_16", "no_text")
+        )
+        return Judgement(
+            identity_score=answer if references else None,
+            checks=checks,
+            judge="scripted",
+            usage=Usage(model_calls=1, input_tokens=100, output_tokens=10),
         )
 
 

@@ -195,3 +195,46 @@ def test_a_file_must_carry_its_own_version(tmp_path: Path) -> None:
 def test_a_pinned_version_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sheet.v3"):
         PromptLibrary(tmp_path, current={GenerationKind.SHEET: "sheet.v3"})
+
+
+def test_the_judge_prompt_asks_one_verdict_per_sheet_rule_where_true_passes(library: PromptLibrary) -> None:
+    from casting.adapters.judges.gemini import RULES, Verdict
+
+    prompt = library.render_judgement(variant(EVERY_CHANGE), reference_count=2)
+    text = prompt.text
+    assert prompt.version == "judge.v1" and prompt.sha256 == hashlib.sha256(text.encode()).hexdigest()
+    assert "true or a higher number means the candidate passes" in text
+    # every field of the response schema is asked for, by name, and each rule of the sheet
+    assert {
+        line[2:].split(":")[0].split(",")[0] for line in text.splitlines() if line.startswith("- ")
+    } >= set(Verdict.model_fields)
+    assert set(RULES) | {"same_person_score"} == set(Verdict.model_fields)
+    for rule in (
+        "9:16",
+        "about 70% of the image height",
+        "2 or 3 headshot insets",
+        "clean, plain background",
+    ):
+        assert rule in text
+    for forbidden in ("no letters, captions", "no watermark", "no speech or thought bubbles"):
+        assert forbidden in text
+    # the identity anchor comes first, the lineage root second, the candidate last
+    assert text.index("first image is the identity anchor") < text.index(
+        "second image is the character's original"
+    )
+    assert "The last image is the candidate" in text
+    assert "- Outfit: red hoodie and jeans → black trench coat" in text
+
+
+def test_the_judge_prompt_for_a_first_sheet_names_no_reference(library: PromptLibrary) -> None:
+    text = library.render_judgement(sheet(), reference_count=0).text
+    assert "no reference" in text and "identity anchor" not in text and "Requested changes" not in text
+
+
+def test_every_judge_schema_field_reads_true_or_higher_passes() -> None:
+    from casting.adapters.judges.gemini import Verdict
+
+    for name, info in Verdict.model_fields.items():
+        assert info.description and (
+            info.description.startswith("true = ") or info.description.startswith("1 = ")
+        ), name

@@ -16,7 +16,16 @@ from typing import Protocol, Self
 from casting.domain.model import Actor, Sheet
 from casting.domain.operations import CastingOperation, RoleOutcome
 from casting.domain.pagination import PageRequest
-from casting.domain.values import Image, ImageBytes, ImageFacts, Style, TraitChanges, Traits, Usage
+from casting.domain.values import (
+    Image,
+    ImageBytes,
+    ImageFacts,
+    Style,
+    TraitChanges,
+    Traits,
+    Usage,
+    VerificationCheck,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +293,27 @@ class Budgets(Protocol):
 
     def monthly_cap_micros(self, project: str) -> int | None:
         """The project's cap for a month in USD millionths; None: no cap."""
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """A judge's answer on one drawing. `identity_score` (0 to 1, higher = surely the same
+    person) is None when there was no reference to compare with; `checks` hold one verdict per
+    sheet rule the judge could see (passed = the drawing keeps the rule)."""
+
+    identity_score: float | None
+    checks: tuple[VerificationCheck, ...]
+    judge: str
+    usage: Usage = Usage()
+
+
+class Judge(Protocol):
+    async def judge(
+        self, spec: GenerationSpec, candidate: ImageBytes, references: list[ImageBytes]
+    ) -> Judgement:
+        """Judges `candidate`, drawn from `spec`, against `references` (the identity anchor
+        first, the lineage root after; none for a first sheet). Raises UpstreamBusy or
+        UpstreamUnavailable when it cannot answer."""
 
 
 class ImageCodec(Protocol):

@@ -25,6 +25,8 @@ from casting.adapters.generators.offline import MODEL as OFFLINE_MODEL
 from casting.adapters.generators.offline import OfflineGenerator
 from casting.adapters.generators.prices import PriceTable
 from casting.adapters.images import PillowImageCodec
+from casting.adapters.judges.gemini import GeminiJudge
+from casting.adapters.judges.offline import OfflineJudge
 from casting.adapters.recent_actors import RecentActors
 from casting.adapters.sql.engine import create_engine, create_session_factory
 from casting.adapters.sql.tracing import trace_statements
@@ -33,7 +35,7 @@ from casting.adapters.system import SystemClock, UuidFactory
 from casting.adapters.tasks.in_process import InProcessEngine
 from casting.adapters.tasks.procrastinate_engine import ProcrastinateEngine
 from casting.adapters.thumbnails import PillowThumbnailer
-from casting.domain.ports import ImageGenerator
+from casting.domain.ports import ImageGenerator, Judge
 from casting.domain.usecases.actors import (
     DeleteActor,
     GetActor,
@@ -46,7 +48,7 @@ from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.collect import CollectGarbage
 from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
-from casting.domain.usecases.painting import SheetPainter
+from casting.domain.usecases.painting import SheetPainter, Verifying
 from casting.domain.usecases.sheets import GenerateSheet, GetSheet
 from casting.domain.usecases.spending import Spending
 from casting.domain.usecases.story_casting import (
@@ -143,6 +145,28 @@ def _priced_model(settings: Settings) -> str | None:
     return None if settings.chosen_generator == "offline" else settings.gemini_model
 
 
+async def _judge(settings: Settings, prices: PriceTable) -> AsyncIterator[Judge]:
+    """The judge of the generator's kind: the offline one measures the offline drawings."""
+    if settings.chosen_generator == "offline":
+        yield OfflineJudge()
+        return
+    client = gemini_client(
+        backend=settings.gemini_backend,
+        api_key=settings.gemini_api_key,
+        project=settings.google_cloud_project or None,
+        location=settings.google_cloud_location or None,
+        base_url=settings.gemini_base_url or None,
+        timeout_seconds=settings.gemini_timeout_seconds,
+    )
+    gemini = GeminiJudge(
+        client, model=settings.judge_model, timeout_seconds=settings.gemini_timeout_seconds, prices=prices
+    )
+    try:
+        yield gemini
+    finally:
+        await gemini.aclose()
+
+
 def _model_name(settings: Settings) -> str:
     return OFFLINE_MODEL if settings.chosen_generator == "offline" else settings.gemini_model
 
@@ -225,6 +249,13 @@ class Container(containers.DeclarativeContainer):
     )
 
     keeper = providers.Singleton(ImageKeeper, blobs=blobs, ids=ids, clock=clock)
+    judge = providers.Resource(_judge, settings=settings, prices=prices)
+    verifying = providers.Singleton(
+        Verifying,
+        enabled=providers.Callable(lambda s: s.verify == "on", settings),
+        min_identity_score=settings.provided.min_identity_score,
+        max_draws=settings.provided.max_draws,
+    )
     budgets = providers.Singleton(BudgetsFile, settings.provided.budgets_file)
     spending = providers.Singleton(
         Spending,
@@ -240,6 +271,8 @@ class Container(containers.DeclarativeContainer):
         codec=codec,
         keeper=keeper,
         spending=spending,
+        judge=judge,
+        verifying=verifying,
         estimate_micros=providers.Callable(
             drawing_estimate, providers.Callable(_priced_model, settings), prices
         ),

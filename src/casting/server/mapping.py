@@ -72,7 +72,7 @@ _IMAGE_SIZES = {
 
 
 def image_size_from_proto(value: int, field: str) -> str:
-    """"" (the model's default), "1K", "2K" or "4K"; whether the model draws it is its to say."""
+    """ "" (the model's default), "1K", "2K" or "4K"; whether the model draws it is its to say."""
     if value not in _IMAGE_SIZES:
         raise InvalidInput.field(field, f"unknown image size {value}")
     return _IMAGE_SIZES[value]

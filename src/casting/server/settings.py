@@ -49,6 +49,14 @@ class Settings(BaseSettings):
     # batch work (CastStory) never takes the last `interactive_reserved_generations` of them.
     max_concurrent_generations: int = 16
     interactive_reserved_generations: int = 1
+
+    # Every drawing is judged (identity against its references, and the sheet rules) and drawn
+    # again when it fails, up to max_draws drawings; the judge is the generator's kind: a Gemini
+    # vision model (judge_model) or the offline measurement.
+    verify: Literal["on", "off"] = "on"
+    judge_model: str = "gemini-2.5-flash"
+    min_identity_score: float = Field(default=0.7, ge=0.0, le=1.0)
+    max_draws: int = Field(default=3, ge=1, le=10)
     sheet_ttl_seconds: int = 24 * 3600
     idempotency_ttl_seconds: int = 24 * 3600
     # A blob is written before the row that points at it commits: younger ones are never

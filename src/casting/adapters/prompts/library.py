@@ -24,6 +24,8 @@ CURRENT: Mapping[GenerationKind, str] = {
     GenerationKind.SHEET: "sheet.v2",
     GenerationKind.VARIANT: "variant.v2",
 }
+# The prompt that asks a vision model to judge a drawing (adapters/judges/gemini.py).
+JUDGE = "judge.v1"
 
 _LABELS = {
     "gender": "Gender",
@@ -78,6 +80,7 @@ class PromptLibrary:
         self,
         source: Traversable | None = None,
         current: Mapping[GenerationKind, str] = CURRENT,
+        judge: str = JUDGE,
     ) -> None:
         templates = _load(source or resources.files(__package__))
         self._env = jinja2.Environment(
@@ -92,15 +95,24 @@ class PromptLibrary:
         if missing:
             raise ValueError(f"prompt versions without a template: {sorted(missing)}")
         self._current = dict(current)
+        self._judge = judge
 
     def render(self, spec: GenerationSpec, *, reference_count: int) -> RenderedPrompt:
         """The prompt for `spec`; `reference_count` images go with it (parent, then root)."""
-        version = self._current[spec.kind]
+        return self._rendered(self._current[spec.kind], spec, reference_count)
+
+    def render_judgement(self, spec: GenerationSpec, *, reference_count: int) -> RenderedPrompt:
+        """The prompt that asks for a verdict on a drawing made from `spec`; `reference_count`
+        images (anchor, then root) go before the drawing."""
+        return self._rendered(self._judge, spec, reference_count)
+
+    def _rendered(self, version: str, spec: GenerationSpec, reference_count: int) -> RenderedPrompt:
         text = (
             self._env.get_template(version)
             .render(
                 traits=_described(spec.traits),
                 changes=_changed(spec.base_traits or Traits(), spec.changes),
+                reference_count=reference_count,
                 has_root_reference=reference_count > 1,
                 story_style=spec.story_style,
                 image_style=spec.image_style,

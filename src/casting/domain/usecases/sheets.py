@@ -23,6 +23,7 @@ class GenerateSheetCommand:
     traits: Traits
     request_id: str = ""
     image_size: str = ""  # "" (the model's default), "1K", "2K" or "4K"
+    require_verified: bool = False
 
 
 class GenerateSheet:
@@ -67,7 +68,9 @@ class GenerateSheet:
         spec = GenerationSpec(
             GenerationKind.SHEET, command.traits, story_style, image_style, image_size=command.image_size
         )
-        painting = await self._painter.paint(command.project, spec, references=[])
+        painting = await self._painter.paint(
+            command.project, spec, references=[], require_verified=command.require_verified
+        )
         now = self._clock.now()
         sheet = Sheet(
             id=self._ids.new_id(),

@@ -36,6 +36,8 @@ class BranchVariantCommand:
     request_id: str = ""
     image_size: str = ""  # "" (the model's default), "1K", "2K" or "4K"
 
+    require_verified: bool = False
+
 
 class BranchVariant:
     """Draws a new look from a base look: the base's sheet is sent first as the identity anchor
@@ -102,7 +104,9 @@ class BranchVariant:
             changes=command.trait_changes,
             image_size=command.image_size,
         )
-        painting = await self._painter.paint(project, spec, list(dict.fromkeys(anchors)))
+        painting = await self._painter.paint(
+            project, spec, list(dict.fromkeys(anchors)), require_verified=command.require_verified
+        )
         async with self._uow() as uow:
             # Reloaded under lock: the actor may have changed while the model worked.
             actor = await load_actor(uow, project, command.actor_id, for_update=True)
