@@ -39,7 +39,7 @@ async def test_generate_save_branch_with_gemini(stub, fake_gemini: FakeGemini) -
     )
     assert (sheet.generation.generator, sheet.generation.model) == ("gemini", "gemini-2.5-flash-image")
     assert sheet.generation.prompt_version and len(sheet.generation.prompt_sha256) == 64
-    first = fake_gemini.requests[0]
+    first = fake_gemini.image_requests[0]
     assert first["generationConfig"]["responseModalities"] == ["IMAGE"]
     assert first["generationConfig"]["imageConfig"]["aspectRatio"] == "9:16"
     assert inline_images(first) == []
@@ -52,19 +52,24 @@ async def test_generate_save_branch_with_gemini(stub, fake_gemini: FakeGemini) -
         pb.BranchVariantRequest(base_variant=base.name, trait_changes=pb.TraitChanges(outfit="red hoodie"))
     )
     _, parent_bytes = await read_image(stub, base.reference_image.name)
-    assert inline_images(fake_gemini.requests[1]) == [parent_bytes]
-    assert "red hoodie" in prompt_of(fake_gemini.requests[1])
+    assert inline_images(fake_gemini.image_requests[1]) == [parent_bytes]
+    assert "red hoodie" in prompt_of(fake_gemini.image_requests[1])
     assert child.reference_image.mime_type == "image/jpeg"
 
     grandchild = await stub.BranchVariant(
         pb.BranchVariantRequest(base_variant=child.name, trait_changes=pb.TraitChanges(mood="furious"))
     )
     _, child_bytes = await read_image(stub, child.reference_image.name)
-    assert inline_images(fake_gemini.requests[2]) == [child_bytes, parent_bytes]
+    assert inline_images(fake_gemini.image_requests[2]) == [child_bytes, parent_bytes]
     assert list(grandchild.generation.reference_images) == [
         child.reference_image.name,
         base.reference_image.name,
     ]
+    # every drawing was judged against the same references, the drawing itself last
+    _, grandchild_bytes = await read_image(stub, grandchild.reference_image.name)
+    assert inline_images(fake_gemini.judge_requests[-1]) == [child_bytes, parent_bytes, grandchild_bytes]
+    assert grandchild.generation.verification.judge == "gemini:gemini-2.5-flash"
+    assert grandchild.generation.verification.passed
 
 
 async def test_a_safety_block_is_failed_precondition_and_stores_nothing(

@@ -210,6 +210,34 @@ def cases(stub, world: World) -> list[tuple[str, Message, Call, set[grpc.StatusC
             ),
             inconsistent,
         ),
+        (
+            "BranchVariant",
+            "commit a preview in B",
+            pb.BranchVariantRequest(base_variant=in_b(default), sheet=in_b(world.spare_sheet.name)),
+            not_found,
+        ),
+        (
+            "BranchVariant",
+            "A's look, B's preview",
+            pb.BranchVariantRequest(base_variant=default, sheet=in_b(world.spare_sheet.name)),
+            not_found,
+        ),
+        (
+            "GenerateSheets",
+            "previews of a look in B",
+            pb.GenerateSheetsRequest(
+                parent=B, base_variant=in_b(default), trait_changes=pb.TraitChanges(mood="sly")
+            ),
+            not_found,
+        ),
+        (
+            "GenerateSheets",
+            "previews of A's look from B",
+            pb.GenerateSheetsRequest(
+                parent=B, base_variant=default, trait_changes=pb.TraitChanges(mood="sly")
+            ),
+            not_found,
+        ),
         ("GetVariant", "look in B", pb.GetVariantRequest(name=in_b(look.name)), not_found),
         (
             "UpdateVariant",

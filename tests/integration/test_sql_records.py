@@ -8,9 +8,16 @@ import pytest
 
 from casting.adapters.sql.mappers import verification_from_document
 from casting.domain.errors import Conflict
-from casting.domain.model import Sheet
+from casting.domain.model import LookBase, Sheet
 from casting.domain.ports import IdempotencyRecord
-from casting.domain.values import NOT_VERIFIED_BEFORE, Provenance, Usage, Verification, VerificationCheck
+from casting.domain.values import (
+    NOT_VERIFIED_BEFORE,
+    Provenance,
+    TraitChanges,
+    Usage,
+    Verification,
+    VerificationCheck,
+)
 from tests.integration.conftest import PROJECT, Library, new_id
 
 
@@ -72,6 +79,18 @@ async def test_a_sheet_round_trips_and_is_saved_as_an_actor(library: Library) ->
     async with library.uow() as uow:
         # A saved sheet goes with its actor: it must not turn back into a preview.
         assert await uow.sheets.get(PROJECT, sheet.id) is None
+
+
+async def test_a_derived_preview_keeps_the_look_it_was_drawn_from(library: Library) -> None:
+    sheet = a_sheet(library)
+    sheet.base = LookBase(new_id(), new_id(), TraitChanges(outfit="red winter coat", mood=""), "winter-arc")
+    async with library.uow() as uow:
+        await uow.images.add(sheet.image)
+        await uow.sheets.add(sheet)
+        await uow.commit()
+    async with library.uow() as uow:
+        loaded = await uow.sheets.get(PROJECT, sheet.id)
+    assert loaded == sheet and loaded.base == sheet.base
 
 
 def test_a_drawing_kept_before_judging_reads_as_not_verified() -> None:

@@ -13,6 +13,7 @@ from casting.domain.usecases.actors import (
     SaveActor,
     UpdateActor,
 )
+from casting.domain.usecases.candidates import GenerateSheets
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
@@ -68,6 +69,7 @@ class App:
         )
         idem = Idempotency(self.clock)
         self.generate_sheet = GenerateSheet(uow, painter, idem, self.ids, self.clock, SHEET_TTL)
+        self.generate_sheets = GenerateSheets(uow, painter, idem, self.ids, self.clock, SHEET_TTL)
         self.get_sheet = GetSheet(uow, self.clock)
         self.save_actor = SaveActor(uow, idem, self.ids, self.clock)
         self.import_actor = ImportActor(

@@ -26,9 +26,22 @@ class VariantKind(enum.Enum):
 FIRST_LOOK_NAMES = {VariantKind.BASE: "Default", VariantKind.IMPORTED: "Imported"}
 
 
+@dataclass(frozen=True, slots=True)
+class LookBase:
+    """What a derived preview was drawn from: an actor's look, the changes asked of it, and
+    the story the new look is for (None: a global look)."""
+
+    actor_id: str
+    variant_id: str
+    trait_changes: TraitChanges
+    story: str | None = None
+
+
 @dataclass(slots=True)
 class Sheet:
-    """A generated preview, outside the library until it is saved as an actor."""
+    """A generated preview, outside the library until it is saved: a first sheet becomes an
+    actor (SaveActor); a derived preview, drawn from one of an actor's looks (`base`), becomes
+    that actor's new look (BranchVariant with `sheet`)."""
 
     id: str
     project: str
@@ -40,9 +53,30 @@ class Sheet:
     create_time: datetime
     expire_time: datetime
     actor_id: str | None = None
+    base: LookBase | None = None
 
     def is_expired(self, now: datetime) -> bool:
         return self.actor_id is None and now >= self.expire_time
+
+    def check_first_sheet(self) -> None:
+        """Only a first sheet can become a new actor."""
+        if self.base is not None:
+            raise PreconditionFailed(
+                "SHEET_IS_DERIVED",
+                f"sheet {names.sheet(self.project, self.id)} is a new look of "
+                f"{names.actor(self.project, self.base.actor_id)}: commit it with BranchVariant, "
+                "not SaveActor",
+            )
+
+    def derived_base(self) -> LookBase:
+        """The look a derived preview was drawn from; a first sheet has none."""
+        if self.base is None:
+            raise PreconditionFailed(
+                "SHEET_NOT_DERIVED",
+                f"sheet {names.sheet(self.project, self.id)} is a first sheet, drawn from no look: "
+                "save it as a new actor with SaveActor",
+            )
+        return self.base
 
     def mark_saved(self, actor_id: str) -> None:
         if self.actor_id is not None:

@@ -44,6 +44,7 @@ from casting.domain.usecases.actors import (
     SaveActor,
     UpdateActor,
 )
+from casting.domain.usecases.candidates import GenerateSheets
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.collect import CollectGarbage
 from casting.domain.usecases.idempotency import Idempotency
@@ -292,6 +293,15 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         sheet_ttl=sheet_ttl,
     )
+    generate_sheets = providers.Singleton(
+        GenerateSheets,
+        uow=uow.provider,
+        painter=painter,
+        idempotency=idempotency,
+        ids=ids,
+        clock=clock,
+        sheet_ttl=sheet_ttl,
+    )
     get_sheet = providers.Singleton(GetSheet, uow=uow.provider, clock=clock)
     save_actor = providers.Singleton(
         SaveActor, uow=uow.provider, idempotency=idempotency, ids=ids, clock=clock
@@ -373,6 +383,7 @@ class Container(containers.DeclarativeContainer):
         CastingServicer,
         list_styles=list_styles,
         generate_sheet=generate_sheet,
+        generate_sheets=generate_sheets,
         get_sheet=get_sheet,
         save_actor=save_actor,
         import_actor=import_actor,

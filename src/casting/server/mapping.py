@@ -193,6 +193,10 @@ def sheet_to_proto(sheet: Sheet) -> pb.Sheet:
         create_time=timestamp(sheet.create_time),
         expire_time=timestamp(sheet.expire_time),
         actor=names.actor(sheet.project, sheet.actor_id) if sheet.actor_id else "",
+        base_variant=names.variant(sheet.project, sheet.base.actor_id, sheet.base.variant_id)
+        if sheet.base
+        else "",
+        story=names.story(sheet.project, sheet.base.story) if sheet.base and sheet.base.story else "",
     )
 
 

@@ -22,6 +22,7 @@ from casting.domain.usecases.actors import (
     SaveActorCommand,
     UpdateActor,
 )
+from casting.domain.usecases.candidates import GenerateSheets, GenerateSheetsCommand
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.images import ReadImage
 from casting.domain.usecases.sheets import GenerateSheet, GenerateSheetCommand, GetSheet
@@ -73,6 +74,16 @@ def _story_in(project: str, value: str, field: str) -> str | None:
     return story.id
 
 
+def _sheet_in(project: str, value: str, field: str) -> str:
+    """The sheet id of an optional sheet name; another project's sheet is not found."""
+    if not value:
+        return ""
+    sheet = names.parse_sheet(value, field)
+    if sheet.project != project:
+        raise NotFound("sheet", value)
+    return sheet.id
+
+
 def _mask_paths(mask: Any, allowed: tuple[str, ...], message: Any) -> set[str]:
     """The paths to update (AIP-134): the mask's, or without one, every field set in `message`."""
     paths = set(mask.paths)
@@ -95,6 +106,7 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
         *,
         list_styles: ListStyles,
         generate_sheet: GenerateSheet,
+        generate_sheets: GenerateSheets,
         get_sheet: GetSheet,
         save_actor: SaveActor,
         import_actor: ImportActor,
@@ -113,6 +125,7 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
     ) -> None:
         self._list_styles = list_styles
         self._generate_sheet = generate_sheet
+        self._generate_sheets = generate_sheets
         self._get_sheet = get_sheet
         self._save_actor = save_actor
         self._import_actor = import_actor
@@ -145,10 +158,39 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
                 image_style=request.image_style,
                 traits=traits_from_proto(request.traits, "traits"),
                 request_id=request.request_id,
+                require_verified=request.require_verified,
                 image_size=image_size_from_proto(request.image_size, "image_size"),
             )
         )
         return sheet_to_proto(sheet)
+
+    async def GenerateSheets(
+        self, request: pb.GenerateSheetsRequest, context: Context
+    ) -> pb.GenerateSheetsResponse:
+        project = names.parse_project(request.parent, "parent")
+        actor_id = base_variant_id = ""
+        if request.base_variant:
+            base = names.parse_variant(request.base_variant, "base_variant")
+            if base.project != project:
+                raise NotFound("variant", request.base_variant)
+            actor_id, base_variant_id = base.actor_id, base.variant_id
+        sheets = await self._generate_sheets(
+            GenerateSheetsCommand(
+                project=project,
+                story_style=request.story_style,
+                image_style=request.image_style,
+                traits=traits_from_proto(request.traits, "traits"),
+                base_actor_id=actor_id,
+                base_variant_id=base_variant_id,
+                trait_changes=changes_from_proto(request.trait_changes, "trait_changes"),
+                story=_story_in(project, request.story, "story"),
+                candidate_count=request.candidate_count or 1,
+                require_verified=request.require_verified,
+                request_id=request.request_id,
+                image_size=image_size_from_proto(request.image_size, "image_size"),
+            )
+        )
+        return pb.GenerateSheetsResponse(sheets=[sheet_to_proto(s) for s in sheets])
 
     async def GetSheet(self, request: pb.GetSheetRequest, context: Context) -> pb.Sheet:
         name = names.parse_sheet(request.name, "name")
@@ -234,6 +276,8 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
                 trait_changes=changes_from_proto(request.trait_changes, "trait_changes"),
                 story=_story_in(base.project, request.story, "story"),
                 request_id=request.request_id,
+                require_verified=request.require_verified,
+                sheet_id=_sheet_in(base.project, request.sheet, "sheet"),
                 image_size=image_size_from_proto(request.image_size, "image_size"),
             )
         )

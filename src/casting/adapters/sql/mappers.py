@@ -26,7 +26,7 @@ from casting.adapters.sql.models import (
     VariantImageRow,
     VariantRow,
 )
-from casting.domain.model import Actor, Sheet, Variant, VariantKind
+from casting.domain.model import Actor, LookBase, Sheet, Variant, VariantKind
 from casting.domain.operations import CastingCall, CastingOperation, RoleFailure, RoleOutcome
 from casting.domain.ports import IdempotencyRecord, Thumbnail
 from casting.domain.values import (
@@ -301,6 +301,18 @@ def sheet_from_row(row: SheetRow) -> Sheet:
         create_time=row.create_time,
         expire_time=row.expire_time,
         actor_id=row.character_id,
+        base=_look_base_from_row(row),
+    )
+
+
+def _look_base_from_row(row: SheetRow) -> LookBase | None:
+    if row.base_character_id is None or row.base_variant_id is None:
+        return None
+    return LookBase(
+        actor_id=row.base_character_id,
+        variant_id=row.base_variant_id,
+        trait_changes=trait_changes_from_json(row.base_trait_changes or {}),
+        story=row.base_story_id,
     )
 
 
@@ -314,6 +326,11 @@ def write_sheet(row: SheetRow, sheet: Sheet) -> None:
     row.create_time = sheet.create_time
     row.expire_time = sheet.expire_time
     row.character_id = sheet.actor_id
+    base = sheet.base
+    row.base_character_id = base.actor_id if base else None
+    row.base_variant_id = base.variant_id if base else None
+    row.base_trait_changes = trait_changes_to_json(base.trait_changes) if base else None
+    row.base_story_id = base.story if base else None
     _write_provenance(row, sheet.provenance)
 
 

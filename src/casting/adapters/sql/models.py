@@ -212,6 +212,12 @@ class SheetRow(ProvenanceColumns, Base):
     character_id: Mapped[str | None] = mapped_column(
         ForeignKey("characters.id", ondelete="CASCADE"), index=True
     )
+    # A derived preview: the look it was drawn from (no foreign key: the look may go before
+    # the preview expires, and committing it then says NOT_FOUND), its changes and its story.
+    base_character_id: Mapped[str | None] = mapped_column(ID)
+    base_variant_id: Mapped[str | None] = mapped_column(ID)
+    base_trait_changes: Mapped[dict[str, str] | None]
+    base_story_id: Mapped[str | None] = mapped_column(OWNER_ID)
     # Two concurrent saves of one sheet: the second's UPDATE matches no row and fails.
     version: Mapped[int] = mapped_column(Integer)
 

@@ -101,6 +101,7 @@ class SaveActor:
         async with self._uow() as uow:
             now = self._clock.now()
             sheet = await live_sheet(uow, command.project, command.sheet_id, now, for_update=True)
+            sheet.check_first_sheet()
             actor = Actor.found(
                 actor_id=self._ids.new_id(),
                 look_id=self._ids.new_id(),
