@@ -141,3 +141,17 @@ async def test_verification_off_draws_once_and_says_so(container: Container, fak
         )
     assert sheet.generation.verification.unverified_reason == "verification is off"
     assert fake_gemini.judge_requests == []
+
+
+async def test_list_actors_finds_the_ones_with_a_look_that_failed(stub, fake_gemini: FakeGemini) -> None:
+    steady, drifted = await new_actor(stub), await new_actor(stub)
+    fake_gemini.judging = gemini.verdict(same_person_score=0.35)
+    look = await stub.BranchVariant(
+        pb.BranchVariantRequest(base_variant=drifted.default_variant, trait_changes=COAT)
+    )
+    assert not look.generation.verification.passed
+
+    failed = await stub.ListActors(pb.ListActorsRequest(parent=P, filter="verified=false"))
+    assert [a.name for a in failed.actors] == [drifted.name]
+    fine = await stub.ListActors(pb.ListActorsRequest(parent=P, filter="verified = true"))
+    assert [a.name for a in fine.actors] == [steady.name]

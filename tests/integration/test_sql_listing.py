@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from casting.domain.model import Actor
 from casting.domain.pagination import Cursor, PageRequest
 from casting.domain.ports import ActorFilter
+from casting.domain.values import Verification, VerificationCheck
 from tests.integration.conftest import PROJECT, Library
 
 EVERYONE = ActorFilter()
@@ -90,3 +93,38 @@ async def test_a_story_cast_lists_the_cast_actors_newest_first(library: Library)
     assert [a.id for a in first[:2] + rest] == newest_first(cast)
     assert len(first) == 3
     assert first[0] == cast[-1]
+
+
+def judged(actor: Actor, passed: bool, *, look: int = -1, reason: str = "") -> None:
+    """Gives `actor`'s look a verdict: passed, failed, or (with `reason`) not judged at all."""
+    variant = actor.variants[look]
+    assert variant.provenance is not None
+    verification = (
+        Verification.unverified(reason)
+        if reason
+        else Verification(
+            passed, 0.9 if passed else 0.4, (VerificationCheck("identity", passed),), "offline", 2
+        )
+    )
+    variant.provenance = replace(variant.provenance, verification=verification)
+
+
+async def test_filters_to_actors_with_a_look_that_failed_verification(library: Library) -> None:
+    good, drifted, unjudged, older, imported = (library.actor(n, looks=2) for n in "ABCDE")
+    for actor in (good, drifted, unjudged):
+        judged(actor, True, look=0)
+        judged(actor, True)
+    judged(drifted, False)  # its derived look drifted
+    judged(unjudged, False, reason="the judge could not answer (MODEL_UNAVAILABLE)")
+    # `older` keeps the defaults: stored before verification existed
+    imported.variants[0].provenance = None
+    await library.store(good, drifted, unjudged, older, imported)
+
+    assert await list_ids(library, ActorFilter(verified=False)) == [drifted.id]
+    assert await list_ids(library, ActorFilter(verified=True)) == [
+        imported.id,
+        older.id,
+        unjudged.id,
+        good.id,
+    ]
+    assert await list_ids(library, ActorFilter(display_name="A", verified=False)) == []

@@ -187,6 +187,10 @@ class FakeActors(_Repository):
                     where.display_name_prefix is None or a.display_name.startswith(where.display_name_prefix)
                 )
                 and (where.approved is None or a.approved == where.approved)
+                and (
+                    where.verified is None
+                    or where.verified != any(v.failed_verification for v in a.variants)
+                )
             )
 
         return self._after([a for a in self._tables.actors.values() if keep(a)], page)

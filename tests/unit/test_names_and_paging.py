@@ -52,6 +52,8 @@ def test_malformed_names_name_the_field(value: str) -> None:
         ('display_name="Mi*"', ActorFilter(display_name_prefix="Mi")),
         ('display_name = "Tom AND Jerry"', ActorFilter(display_name="Tom AND Jerry")),
         ('approved=false AND display_name="A\\"b*"', ActorFilter(display_name_prefix='A"b', approved=False)),
+        ("verified = false", ActorFilter(verified=False)),
+        ('verified=true AND display_name="Mina"', ActorFilter(display_name="Mina", verified=True)),
     ],
 )
 def test_filters_parse(text: str, expected: ActorFilter) -> None:
@@ -60,7 +62,15 @@ def test_filters_parse(text: str, expected: ActorFilter) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["name=x", "approved=yes", "display_name=Mina", "approved=true OR approved=false", "approved=true AND"],
+    [
+        "name=x",
+        "approved=yes",
+        "display_name=Mina",
+        "approved=true OR approved=false",
+        "approved=true AND",
+        "verified=maybe",
+        "verified=false AND verified=true",
+    ],
 )
 def test_bad_filters_are_invalid(text: str) -> None:
     with pytest.raises(InvalidInput) as error:

@@ -113,6 +113,10 @@ class Variant:
     def is_global(self) -> bool:
         return self.story is None
 
+    @property
+    def failed_verification(self) -> bool:
+        return self.provenance is not None and self.provenance.verification.failed
+
 
 def new_look(
     *,

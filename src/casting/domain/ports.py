@@ -30,11 +30,13 @@ from casting.domain.values import (
 
 @dataclass(frozen=True, slots=True)
 class ActorFilter:
-    """ListActors' filter: a display-name prefix and an approval state, each optional."""
+    """ListActors' filter: a display-name prefix, an approval state and whether any look failed
+    verification (`verified=False`: actors with such a look), each optional."""
 
     display_name_prefix: str | None = None
     display_name: str | None = None
     approved: bool | None = None
+    verified: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -179,6 +179,11 @@ class Verification:
     def judged(self) -> bool:
         return not self.unverified_reason
 
+    @property
+    def failed(self) -> bool:
+        """Judged and found wanting: the look that carries a warning wherever it is shown."""
+        return self.judged and not self.passed
+
 
 @dataclass(frozen=True, slots=True)
 class Provenance:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy import Exists, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from casting.adapters.sql.mappers import IMAGE_COLUMNS, actor_from_columns, variant_from_columns
@@ -89,7 +89,25 @@ async def list_actors(
         query = query.where(_ACTORS.c.display_name.startswith(where.display_name_prefix, autoescape=True))
     if where.approved is not None:
         query = query.where(_ACTORS.c.approved == where.approved)
+    if where.verified is not None:
+        failed = _a_failed_look()
+        query = query.where(~failed if where.verified else failed)
     return await _read(connection, _with_casts(_page(query, page)))
+
+
+def _a_failed_look() -> Exists:
+    """Whether the actor has a look the judge failed (judged: no unverified_reason; a look kept
+    before judging has no verification document at all)."""
+    verification = _LOOKS.c.verification
+    return (
+        select(_LOOKS.c.id)
+        .where(
+            _LOOKS.c.character_id == _ACTORS.c.id,
+            verification["passed"].as_boolean().is_(False),
+            verification["unverified_reason"].as_string() == "",
+        )
+        .exists()
+    )
 
 
 async def list_cast(connection: AsyncConnection, project: str, story: str, page: PageRequest) -> list[Actor]:

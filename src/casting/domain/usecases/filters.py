@@ -3,6 +3,7 @@
 display_name = "Mina"        exact
 display_name = "Mi*"         prefix
 approved = true              or false
+verified = false             actors with a look that failed verification (true: none did)
 terms joined by AND
 """
 
@@ -41,27 +42,31 @@ def parse_actor_filter(text: str) -> ActorFilter:
 
 
 def _to_filter(terms: dict[str, str]) -> ActorFilter:
-    unknown = set(terms) - {"display_name", "approved"}
+    unknown = set(terms) - {"display_name", "approved", "verified"}
     if unknown:
         raise InvalidInput.field(
-            "filter", f"unknown field {sorted(unknown)[0]!r}; use display_name or approved"
+            "filter", f"unknown field {sorted(unknown)[0]!r}; use display_name, approved or verified"
         )
-    approved = None
-    if "approved" in terms:
-        if terms["approved"] not in ("true", "false"):
-            raise InvalidInput.field("filter", "approved must be true or false")
-        approved = terms["approved"] == "true"
+    approved, verified = _flag(terms, "approved"), _flag(terms, "verified")
     name = terms.get("display_name")
     if name is None:
-        return ActorFilter(approved=approved)
+        return ActorFilter(approved=approved, verified=verified)
     if not (name.startswith('"') and name.endswith('"')):
         raise InvalidInput.field("filter", 'display_name takes a quoted string, e.g. display_name="Mi*"')
     value = re.sub(r"\\(.)", r"\1", name[1:-1])
     if len(value) > MAX_NAME_CHARS + 1:
         raise InvalidInput.field("filter", f"display_name is at most {MAX_NAME_CHARS} characters")
     if value.endswith("*"):
-        return ActorFilter(display_name_prefix=value[:-1], approved=approved)
-    return ActorFilter(display_name=value, approved=approved)
+        return ActorFilter(display_name_prefix=value[:-1], approved=approved, verified=verified)
+    return ActorFilter(display_name=value, approved=approved, verified=verified)
+
+
+def _flag(terms: dict[str, str], name: str) -> bool | None:
+    if name not in terms:
+        return None
+    if terms[name] not in ("true", "false"):
+        raise InvalidInput.field("filter", f"{name} must be true or false")
+    return terms[name] == "true"
 
 
 def _bad() -> InvalidInput:
