@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench import generation, ledger, library, memory, story_casting, throughput
+from bench import generation, ledger, library, memory, story_casting, throughput, verification
 from bench.harness import sheet_png
 from bench.report import Report
 
@@ -24,6 +24,7 @@ SECTIONS = (
     "story",
     "fairness",
     "cap",
+    "verification",
 )
 # Sections that need the throwaway PostgreSQL cluster.
 ON_POSTGRES = ("library", "ledger", "cap")
@@ -69,6 +70,8 @@ async def run(report: Report, sections: tuple[str, ...], postgres_url: str | Non
         await story_casting.fairness(report, png, batch_calls=50 if quick else 200)
     if "cap" in sections and postgres_url is not None:
         await story_casting.global_cap(report, png, postgres_url)
+    if "verification" in sections:
+        await verification.verification(report, quick)
 
 
 def main() -> None:

@@ -118,7 +118,9 @@ async def service(
     **settings: Any,
 ) -> AsyncIterator[Served]:
     """The real server on a free port over `database_url`, blobs under `directory`; `model`
-    replaces the image model when given, and `overrides` other providers by name."""
+    replaces the image model when given, and `overrides` other providers by name. Verification
+    is off unless `settings` turn it on: the stand-in's pictures are no offline drawings for the
+    offline judge to measure."""
     container = Container()
     base = Settings(
         host="127.0.0.1",
@@ -126,6 +128,7 @@ async def service(
         database_url=database_url,
         blob_url=f"file://{directory / 'blobs'}",
         generator="offline",
+        verify="off",
         grace_period_seconds=1,
         # No web console (it would bind a fixed port) and no background collection.
         console_port=0,

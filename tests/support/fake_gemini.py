@@ -179,6 +179,7 @@ class FakeGemini:
         self.paths: list[str] = []
         self.authorizations: list[str | None] = []
         self.judging: Verdict | Answer = Verdict()
+        self.image_delay = 0.0  # how long the default sheet takes (a benchmark's model latency)
         self._verdicts: deque[Verdict | Answer] = deque()
         self.peak_in_flight = 0
         self._in_flight = 0
@@ -242,7 +243,7 @@ class FakeGemini:
                 scripted = self._verdicts.popleft() if self._verdicts else self.judging
                 answer = scripted.answer(body) if isinstance(scripted, Verdict) else scripted
             else:
-                answer = self._answers.popleft() if self._answers else image()
+                answer = self._answers.popleft() if self._answers else image(delay=self.image_delay)
         return with_usage(answer, path, body)
 
     def _done(self) -> None:
