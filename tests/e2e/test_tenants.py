@@ -307,9 +307,7 @@ async def test_project_b_reaches_nothing_of_project_a(stub) -> None:
     named_rpcs = set(pb.DESCRIPTOR.services_by_name["CastingService"].methods_by_name) - {
         "ListStyles",
         "ImportActor",
-        # UNIMPLEMENTED until verified candidates (issue 13) and story casting (issue 15) are
-        # served; each adds its cases here when it lands.
-        "GenerateSheets",
+        # UNIMPLEMENTED until story casting (issue 15) is served; it adds its cases here.
         "CastStory",
     }
     assert covered == named_rpcs
