@@ -32,6 +32,9 @@ PROVEN_ELSEWHERE = {
     "UNAUTHENTICATED": "test_auth.py",
     "PERMISSION_DENIED": "test_auth.py",
     "BUDGET_EXCEEDED": "test_budgets.py",
+    "SHEET_IS_DERIVED": "test_candidates.py",
+    "SHEET_NOT_DERIVED": "test_candidates.py",
+    "VERIFICATION_FAILED": "test_verification.py",
 }
 
 

@@ -1017,7 +1017,8 @@ class ListActorsRequest(_message.Message):
     """From a previous response's next_page_token."""
     filter: _builtins.str
     """AIP-160 subset, terms joined by AND: display_name="Mi*" (a prefix with a trailing *,
-    or an exact name) and approved=true|false.
+    or an exact name), approved=true|false and verified=true|false (false: actors with a look
+    that failed verification).
     """
     def __init__(
         self,
