@@ -397,3 +397,85 @@ def test_with_tokens_a_person_signs_in_and_sees_only_their_projects(guarded_cons
         assert "/login" in browser.current_url
         browser.get(guarded_console.page("/actors"))
         wait(browser).until(EC.url_contains("/login?next="))
+
+
+def test_candidates_to_pick_from_regenerate_and_a_failed_look_warned_everywhere(
+    console: Console, browser: Chrome, model: ScriptedGenerator
+) -> None:
+    with grpc.insecure_channel(f"127.0.0.1:{console.grpc_port}") as channel:
+        stub = casting_pb2_grpc.CastingServiceStub(channel)
+        sheet = stub.GenerateSheet(
+            pb.GenerateSheetRequest(
+                parent=f"projects/{PROJECT}",
+                story_style="romance",
+                image_style="webtoon",
+                traits=pb.Traits(gender=pb.GENDER_FEMALE, hair_traits="short black bob"),
+            )
+        )
+        actor = stub.SaveActor(
+            pb.SaveActorRequest(parent=f"projects/{PROJECT}", sheet=sheet.name, display_name="Hana Cho")
+        )
+    actor_page = console.page(f"/actors/{actor.name.rsplit('/', 1)[1]}")
+
+    # The model drifts: every drawing is someone else, so both candidates fail verification
+    # (each after CASTING_MAX_DRAWS drawings) and say why.
+    model.drifting = True
+    browser.get(f"{actor_page}/branch")
+    branch = browser.find_element(By.ID, "branch-form")
+    fill(branch, outfit="red winter coat", candidate_count="2 to choose from")
+    submit(browser, branch)
+    drifted_page = browser.current_url
+    candidates = browser.find_elements(By.CSS_SELECTOR, "article.candidate")
+    assert len(candidates) == 2
+    for n in (1, 2):
+        warning = browser.find_element(By.ID, f"verdict-{n}")
+        assert warning.get_attribute("role") == "alert"
+        assert "Failed verification" in warning.text and "not surely the same person" in warning.text
+    assert [b.text for b in browser.find_elements(By.CSS_SELECTOR, "article.candidate button")] == [
+        "Save anyway",
+        "Save anyway",
+    ]
+    screenshot(browser, "candidates-failed")
+
+    # Regenerate: the same request under a new request id, drawn again; now they pass.
+    model.drifting = False
+    submit(browser, browser.find_element(By.ID, "regenerate"))
+    assert browser.current_url != drifted_page
+    for n in (1, 2):
+        assert browser.find_element(By.ID, f"verdict-{n}").text.startswith("Verified · identity")
+    screenshot(browser, "candidates")
+
+    # Pick the second one: it becomes the look, as drawn.
+    picked = browser.find_element(By.CSS_SELECTOR, 'article.candidate[data-candidate="2"]')
+    picked_image = picked.find_element(By.CSS_SELECTOR, "img.sheet").get_attribute("src")
+    fill(picked.find_element(By.TAG_NAME, "form"), display_name="Winter")
+    click_in(picked, "Use this look")
+    assert browser.find_element(By.ID, "look-name").text == "Winter"
+    assert browser.find_element(By.CSS_SELECTOR, "#this-look img").get_attribute("src") == picked_image
+    assert browser.find_element(By.ID, "verdict").text.startswith("Verified")
+
+    # Save a drifted one anyway: it carries its warning on every page that shows it.
+    browser.get(drifted_page)
+    drifted = browser.find_element(By.CSS_SELECTOR, 'article.candidate[data-candidate="1"]')
+    fill(drifted.find_element(By.TAG_NAME, "form"), display_name="Drifted")
+    click_in(drifted, "Save anyway")
+    warning = browser.find_element(By.ID, "verdict")
+    assert warning.get_attribute("role") == "alert" and "Failed verification" in warning.text
+    screenshot(browser, "look-failed")
+
+    browser.get(actor_page)
+    assert "Failed verification" in look(browser, "Drifted").find_element(By.CSS_SELECTOR, ".badges").text
+    assert "Failed verification" not in look(browser, "Winter").text
+    browser.get(f"{actor_page}/branch")
+    assert "Failed verification" in browser.find_element(By.ID, "branch-form").text
+    browser.get(console.page("/actors"))
+    card = browser.find_element(By.CSS_SELECTOR, 'a.card[data-actor="Hana Cho"]')
+    assert "1 look failed verification" in card.text
+    browser.find_element(By.ID, "only-failed").click()
+    browser.find_element(By.ID, "only-failed").submit()
+    wait(browser).until(EC.url_contains("failed=1"))
+    shown = [c.get_attribute("data-actor") for c in browser.find_elements(By.CSS_SELECTOR, "a.card")]
+    assert "Hana Cho" in shown and all(
+        "failed verification" in c.text for c in browser.find_elements(By.CSS_SELECTOR, "a.card")
+    )
+    screenshot(browser, "library-failed")

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -23,8 +23,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from casting.adapters.generators.offline import OfflineGenerator
-from casting.domain.ports import GeneratedImage, GenerationSpec
-from casting.domain.values import ImageBytes
+from casting.domain.ports import GeneratedImage, GenerationKind, GenerationSpec
+from casting.domain.values import AgeRange, Gender, ImageBytes, Traits
 from casting.server.container import Container
 from casting.server.main import RunningServer, running
 
@@ -82,16 +82,24 @@ def screenshot(driver: webdriver.Chrome, name: str) -> Path:
     return path
 
 
+# Someone else entirely: what a drifting model draws in place of the character.
+STRANGER = Traits(Gender.MALE, AgeRange.ELDERLY, hair_traits="bald", face_traits="square jaw")
+
+
 @dataclass
 class ScriptedGenerator:
-    """The offline drawing, unless a test queued a failure for the next call."""
+    """The offline drawing, unless a test queued a failure for the next call; while `drifting`,
+    it forgets the references and draws a stranger (which the offline judge then measures)."""
 
     failures: list[Exception] = field(default_factory=list)
     inner: OfflineGenerator = field(default_factory=OfflineGenerator)
+    drifting: bool = False
 
     async def generate(self, spec: GenerationSpec, references: list[ImageBytes]) -> GeneratedImage:
         if self.failures:
             raise self.failures.pop(0)
+        if self.drifting:
+            return await self.inner.generate(replace(spec, kind=GenerationKind.SHEET, traits=STRANGER), [])
         return await self.inner.generate(spec, references)
 
 

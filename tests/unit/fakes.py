@@ -188,8 +188,7 @@ class FakeActors(_Repository):
                 )
                 and (where.approved is None or a.approved == where.approved)
                 and (
-                    where.verified is None
-                    or where.verified != any(v.failed_verification for v in a.variants)
+                    where.verified is None or where.verified != any(v.failed_verification for v in a.variants)
                 )
             )
 

@@ -16,6 +16,7 @@ from casting.domain.errors import DomainError
 from casting.server.auth import console_ssl_context
 from casting.server.console.access import SignIn, home_project, may_open
 from casting.server.console.actors import ActorPages
+from casting.server.console.candidates import CandidatePages
 from casting.server.console.forms import project_id
 from casting.server.console.handling import Refused
 from casting.server.console.hosts import site_guard
@@ -76,8 +77,15 @@ def console_app(container: Container) -> web.Application:
         SheetPages(
             list_styles=container.list_styles(),
             generate_sheet=container.generate_sheet(),
+            generate_sheets=container.generate_sheets(),
             get_sheet=container.get_sheet(),
             save_actor=container.save_actor(),
+        ),
+        CandidatePages(
+            list_styles=container.list_styles(),
+            get_sheet=container.get_sheet(),
+            get_actor=container.get_actor(),
+            branch_variant=container.branch_variant(),
         ),
         ActorPages(
             get_actor=container.get_actor(),
@@ -91,6 +99,7 @@ def console_app(container: Container) -> web.Application:
             get_actor=container.get_actor(),
             get_variant=container.get_variant(),
             branch_variant=container.branch_variant(),
+            generate_sheets=container.generate_sheets(),
         ),
         ImportPages(list_styles=container.list_styles(), import_actor=container.import_actor()),
         StoryPages(

@@ -1,4 +1,5 @@
-"""The library grid: every actor of the project with its default sheet, paged, by name."""
+"""The library grid: every actor of the project with its default sheet, paged, by name, or only
+those with a look that failed verification."""
 
 from __future__ import annotations
 
@@ -25,20 +26,32 @@ class LibraryPages:
     async def library(self, request: web.Request) -> web.Response:
         project = project_of(request)
         prefix = request.query.get("name", "").strip()
+        failed = request.query.get("failed", "") == "1"
         size = whole_number(request.query, "page_size", PAGE_SIZE)
         error = None
         try:
             page = await self._list_actors(
-                project, size, request.query.get("page_token", ""), name_filter(prefix)
+                project,
+                size,
+                request.query.get("page_token", ""),
+                " AND ".join(
+                    term for term in (name_filter(prefix), "verified=false" if failed else "") if term
+                ),
             )
         except InvalidInput as invalid:  # a stale page token, an over-long name
             page, error = ActorPage([], ""), plain_words(invalid).message
-        path, kept = request.path, {"name": prefix, "page_size": str(size) if size != PAGE_SIZE else ""}
+        kept = {
+            "name": prefix,
+            "failed": "1" if failed else "",
+            "page_size": str(size) if size != PAGE_SIZE else "",
+        }
+        path = request.path
         return render(
             "library.html",
             project=project,
             page=page,
             name=prefix,
+            failed=failed,
             error=error,
             deleted=request.query.get("deleted", ""),
             first_page=with_query(path, **kept) if "page_token" in request.query else None,

@@ -6,8 +6,10 @@ from aiohttp import web
 
 from casting.domain.errors import DomainError
 from casting.domain.usecases.actors import GetActor
+from casting.domain.usecases.candidates import GenerateSheets, GenerateSheetsCommand
 from casting.domain.usecases.styles import ListStyles
 from casting.domain.usecases.variants import BranchVariant, BranchVariantCommand, GetVariant
+from casting.server.console.candidates import candidate_count, draw_candidates
 from casting.server.console.forms import changes_from, story_id
 from casting.server.console.handling import go_to, posted, project_of
 from casting.server.console.rendering import form_page, render, style_names
@@ -21,11 +23,13 @@ class LookPages:
         get_actor: GetActor,
         get_variant: GetVariant,
         branch_variant: BranchVariant,
+        generate_sheets: GenerateSheets,
     ) -> None:
         self._list_styles = list_styles
         self._get_actor = get_actor
         self._get_variant = get_variant
         self._branch_variant = branch_variant
+        self._generate_sheets = generate_sheets
 
     def routes(self) -> list[web.RouteDef]:
         actor = "/projects/{project}/actors/{actor}"
@@ -42,6 +46,22 @@ class LookPages:
     async def branch(self, request: web.Request) -> web.Response:
         project, actor_id, form = project_of(request), request.match_info["actor"], await posted(request)
         try:
+            if (count := candidate_count(form)) > 1:
+                # Previews to choose from; the one picked becomes the look (CandidatePages).
+                await draw_candidates(
+                    self._generate_sheets,
+                    GenerateSheetsCommand(
+                        project=project,
+                        story_style=form.get("story_style", ""),
+                        image_style=form.get("image_style", ""),
+                        base_actor_id=actor_id,
+                        base_variant_id=form.get("base", ""),
+                        trait_changes=changes_from(form),
+                        story=story_id(project, form.get("story", "")),
+                        candidate_count=count,
+                        request_id=form.get("request_id", ""),
+                    ),
+                )
             view = await self._branch_variant(
                 BranchVariantCommand(
                     project=project,

@@ -9,12 +9,25 @@ from aiohttp import web
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from casting.domain.model import Variant
+from casting.domain.usecases.candidates import MAX_CANDIDATES
 from casting.domain.usecases.styles import ListStyles
 from casting.domain.usecases.thumbnails import THUMBNAIL_WIDTHS
 from casting.domain.values import Image, Usage
 from casting.server.console.forms import TRAIT_FIELDS, TRAIT_LABELS, described
 from casting.server.console.sessions import csrf_field, visit
 from casting.server.console.words import Said
+
+# The sheet rules a judge checks, as a person reads them (a failed look names them).
+RULE_NAMES = {
+    "identity": "not surely the same person",
+    "aspect_9_16": "not a 9:16 sheet",
+    "full_body": "no full body at about 70% of the height",
+    "expression_insets": "not 2–3 expression insets",
+    "clean_background": "background not clean",
+    "no_text": "text on the sheet",
+    "no_watermark": "a watermark",
+    "no_speech_bubbles": "speech bubbles",
+}
 
 
 def cost_in_words(usage: Usage) -> str:
@@ -43,6 +56,8 @@ _ENV.globals.update(
     small=THUMBNAIL_WIDTHS[0],
     large=THUMBNAIL_WIDTHS[1],
     csrf_field=csrf_field,  # {{ csrf_field() }} in every form that posts (sessions.py)
+    rule_names=RULE_NAMES,
+    max_candidates=MAX_CANDIDATES,
     viewer=lambda: visit().viewer,
 )
 _ENV.filters["described"] = described

@@ -6,8 +6,10 @@ from aiohttp import web
 
 from casting.domain.errors import DomainError
 from casting.domain.usecases.actors import SaveActor, SaveActorCommand
+from casting.domain.usecases.candidates import GenerateSheets, GenerateSheetsCommand
 from casting.domain.usecases.sheets import GenerateSheet, GenerateSheetCommand, GetSheet
 from casting.domain.usecases.styles import ListStyles
+from casting.server.console.candidates import candidate_count, draw_candidates
 from casting.server.console.forms import trait_values, traits_from
 from casting.server.console.handling import go_to, posted, project_of
 from casting.server.console.rendering import form_page
@@ -19,11 +21,13 @@ class SheetPages:
         self,
         list_styles: ListStyles,
         generate_sheet: GenerateSheet,
+        generate_sheets: GenerateSheets,
         get_sheet: GetSheet,
         save_actor: SaveActor,
     ) -> None:
         self._list_styles = list_styles
         self._generate_sheet = generate_sheet
+        self._generate_sheets = generate_sheets
         self._get_sheet = get_sheet
         self._save_actor = save_actor
 
@@ -42,6 +46,18 @@ class SheetPages:
     async def generate(self, request: web.Request) -> web.Response:
         project, form = project_of(request), await posted(request)
         try:
+            if (count := candidate_count(form)) > 1:
+                await draw_candidates(
+                    self._generate_sheets,
+                    GenerateSheetsCommand(
+                        project=project,
+                        story_style=form.get("story_style", ""),
+                        image_style=form.get("image_style", ""),
+                        traits=traits_from(form),
+                        candidate_count=count,
+                        request_id=form.get("request_id", ""),
+                    ),
+                )
             sheet = await self._generate_sheet(
                 GenerateSheetCommand(
                     project=project,
