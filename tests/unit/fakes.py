@@ -81,6 +81,10 @@ class FakeGenerator:
         )
 
 
+# What each judging bills: the references and the drawing in, a verdict out, USD millionths.
+JUDGING = Usage(model_calls=1, input_tokens=100, output_tokens=10, cost_micros=55)
+
+
 @dataclass
 class ScriptedJudge:
     """Answers each judging with the next scripted identity score (then `score`), every rule
@@ -102,10 +106,7 @@ class ScriptedJudge:
             VerificationCheck(rule, rule not in self.failing) for rule in ("aspect_9_16", "no_text")
         )
         return Judgement(
-            identity_score=answer if references else None,
-            checks=checks,
-            judge="scripted",
-            usage=Usage(model_calls=1, input_tokens=100, output_tokens=10),
+            identity_score=answer if references else None, checks=checks, judge="scripted", usage=JUDGING
         )
 
 

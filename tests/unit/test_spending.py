@@ -9,6 +9,7 @@ import pytest
 
 from casting.domain.errors import BudgetExceeded, GenerationBlocked, InvalidInput, UpstreamUnavailable
 from casting.domain.usecases.actors import SaveActorCommand
+from casting.domain.usecases.painting import Verifying
 from casting.domain.usecases.sheets import GenerateSheetCommand
 from casting.domain.usecases.variants import BranchVariantCommand
 from casting.domain.values import TraitChanges, Traits, Usage
@@ -17,6 +18,12 @@ from tests.unit.fakes import FakeUnitOfWork
 
 P = "studio-1"
 DRAWING = Usage(model_calls=1, input_tokens=1000, output_tokens=1290, cost_micros=39_000)
+
+
+@pytest.fixture
+def app() -> App:
+    """Drawings alone: what judging them adds is test_verification.py's."""
+    return App(verifying=Verifying(enabled=False))
 
 
 def sheet(project: str = P) -> GenerateSheetCommand:

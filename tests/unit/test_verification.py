@@ -8,8 +8,9 @@ from casting.domain.errors import PreconditionFailed, UpstreamBusy, UpstreamUnav
 from casting.domain.usecases.actors import SaveActorCommand
 from casting.domain.usecases.painting import Verifying
 from casting.domain.usecases.variants import BranchVariantCommand
-from casting.domain.values import TraitChanges
+from casting.domain.values import TraitChanges, Usage
 from tests.unit.conftest import App
+from tests.unit.fakes import JUDGING, FakeUnitOfWork
 from tests.unit.test_usecases import P, sheet_command
 
 MAX_DRAWS = Verifying().max_draws
@@ -63,8 +64,11 @@ async def test_the_best_failed_drawing_is_kept_with_every_drawing_paid_for(app: 
     kept = app.blobs.blobs[view.variant.reference_image.blob_key]
     assert len(app.blobs.blobs) == 2  # the base sheet and the one kept drawing, no other
     assert kept != app.blobs.blobs[next(iter(app.blobs.blobs))]
-    # three drawings and three judge calls of 100 + 10 tokens each
-    assert provenance.usage.model_calls == 3 and provenance.usage.input_tokens == 300
+    # three drawings and three judgements, each billed, and in the ledger once the look is kept
+    assert provenance.usage == sum([app.generator.usage, JUDGING] * 3, Usage())
+    async with FakeUnitOfWork(app.tables) as uow:
+        spent = await uow.ledger.spent(P, app.clock.now().strftime("%Y-%m"))
+    assert spent == 4 * app.generator.usage.cost_micros + 4 * JUDGING.cost_micros  # the base sheet too
 
 
 async def test_a_later_passing_drawing_stops_the_redraw(app: App) -> None:

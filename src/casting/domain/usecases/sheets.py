@@ -24,7 +24,6 @@ class GenerateSheetCommand:
     request_id: str = ""
     image_size: str = ""  # "" (the model's default), "1K", "2K" or "4K"
     require_verified: bool = False
-    image_size: str = ""
 
 
 class GenerateSheet:

@@ -39,10 +39,8 @@ class BranchVariantCommand:
     story: str | None = None
     request_id: str = ""
     image_size: str = ""  # "" (the model's default), "1K", "2K" or "4K"
-
     require_verified: bool = False
     sheet_id: str = ""
-    image_size: str = ""
 
 
 @dataclass(frozen=True, slots=True)
