@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from casting.adapters.generators.gemini import gemini_client
+from casting.adapters.generators.prices import PriceTable, Tokens
 from casting.adapters.judges.gemini import RULES, GeminiJudge, Verdict
 from casting.domain.errors import UpstreamBusy, UpstreamUnavailable
-from casting.domain.values import ImageBytes, Usage
+from casting.domain.values import ImageBytes
 from tests.integration.test_gemini_generator import API_KEY, PARENT, ROOT, SHEET, VARIANT, decoded
 from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import Answer, FakeGemini
@@ -18,7 +20,8 @@ CANDIDATE = ImageBytes(fake.picture((720, 1280)), "image/png")
 
 @pytest.fixture
 async def judge(fake_gemini: FakeGemini) -> AsyncIterator[GeminiJudge]:
-    made = GeminiJudge(API_KEY, "gemini-2.5-flash", base_url=fake_gemini.base_url, timeout_seconds=5.0)
+    client = gemini_client(api_key=API_KEY, base_url=fake_gemini.base_url, timeout_seconds=5.0)
+    made = GeminiJudge(client, "gemini-2.5-flash", timeout_seconds=5.0)
     yield made
     await made.aclose()
 
@@ -43,8 +46,12 @@ async def test_a_passing_answer_is_every_rule_passed_with_the_score_and_its_usag
     assert judgement.identity_score == 1.0 and judgement.judge == "gemini:gemini-2.5-flash"
     assert {c.rule for c in judgement.checks} == set(RULES.values())
     assert all(c.passed for c in judgement.checks)
-    # the fake counts 258 tokens an image, as Gemini does, plus the text
-    assert judgement.usage == Usage(model_calls=1, input_tokens=2 * 258 + 400, output_tokens=60)
+    # the tokens the answer reports (two images of several tiles each, the prompt, the verdict),
+    # priced as the price table prices the judge model
+    usage = judgement.usage
+    assert usage.model_calls == 1 and usage.input_tokens > 2 * 258 and usage.output_tokens > 0
+    tokens = Tokens(input=usage.input_tokens, output_text=usage.output_tokens)
+    assert usage.cost_micros == PriceTable().cost_micros("gemini-2.5-flash", tokens) > 0
 
 
 async def test_each_failed_field_fails_its_rule(judge: GeminiJudge, fake_gemini: FakeGemini) -> None:
