@@ -68,7 +68,8 @@ async def test_a_drawing_past_the_cap_is_refused_before_the_model_is_called(
     container: Container, fake_gemini: FakeGemini, tmp_path: Path
 ) -> None:
     caps = budgets_file(tmp_path, f"default: 1000\nprojects:\n  studio-1: {CAP_USD}\n")
-    drawing_with_gemini(container, fake_gemini, budgets_file=caps)
+    # Drawings alone (verification off): what judging adds to a look is test_verification.py's.
+    drawing_with_gemini(container, fake_gemini, budgets_file=caps, verify="off")
     async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
         stub = casting_pb2_grpc.CastingServiceStub(channel)
         drawn = [await stub.GenerateSheet(request()) for _ in range(3)]
@@ -126,6 +127,7 @@ async def test_two_replicas_racing_at_the_cap_do_not_pass_it_together(
         "GEMINI_API_KEY": "test-key-not-real",
         "CASTING_GEMINI_BASE_URL": fake_gemini.base_url,
         "CASTING_BUDGETS_FILE": caps,
+        "CASTING_VERIFY": "off",
         "CASTING_CONSOLE_PORT": "0",
         "CASTING_GRACE_PERIOD_SECONDS": "2",
     }

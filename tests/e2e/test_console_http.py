@@ -239,6 +239,6 @@ async def test_preview_and_look_pages_say_what_the_drawing_cost(
 
     usage = sheet.generation.usage
     tokens = f"{usage.input_tokens:,} tokens in, {usage.output_tokens:,} out"
-    said = f"${usage.cost_micros / 1e6:.4f} · 1 model call · {tokens}"
+    said = f"${usage.cost_micros / 1e6:.4f} · 2 model calls · {tokens}"  # the drawing, its judgement
     assert usage.cost_micros > 0
     assert all(said in text for text in texts)

@@ -170,7 +170,7 @@ async def test_a_model_that_draws_larger_sizes_is_asked_for_them(
             )
         )
 
-    sizes = [request["generationConfig"]["imageConfig"].get("imageSize") for request in fake_gemini.requests]
+    sizes = [r["generationConfig"]["imageConfig"].get("imageSize") for r in fake_gemini.image_requests]
     assert sizes == ["4K", "2K"]
     assert sheet.generation.model == "gemini-3-pro-image-preview"
     assert sheet.generation.usage.cost_micros >= 2000 * 120  # a 4K image: 2000 tokens at $120 a million
