@@ -135,6 +135,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/projects/{project}/stories/{story}"): FOREIGN,
     ("POST", "/projects/{project}/stories/{story}/cast"): FOREIGN,
     ("POST", "/projects/{project}/stories/{story}/operations/{operation}/cancel"): FOREIGN,
+    ("GET", "/projects/{project}/candidates"): FOREIGN,
+    ("POST", "/projects/{project}/actors/{actor}/commit"): FOREIGN,
 }
 
 
