@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from dependency_injector import containers, providers
+from google import genai
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
 from sqlalchemy import make_url
@@ -97,12 +98,9 @@ def _decoding_pool(settings: Settings) -> Iterator[DecodingPool]:
         pool.close()
 
 
-async def _image_model(settings: Settings, prices: PriceTable) -> AsyncIterator[ImageGenerator]:
-    """The generator the settings choose; the Gemini client's connections close at shutdown."""
-    if settings.chosen_generator == "offline":
-        yield OfflineGenerator()
-        return
-    client = gemini_client(
+def _gemini_client(settings: Settings) -> genai.Client:
+    """A client of the backend the settings name (the generator and the judge each have one)."""
+    return gemini_client(
         backend=settings.gemini_backend,
         api_key=settings.gemini_api_key,
         project=settings.google_cloud_project or None,
@@ -110,6 +108,14 @@ async def _image_model(settings: Settings, prices: PriceTable) -> AsyncIterator[
         base_url=settings.gemini_base_url or None,
         timeout_seconds=settings.gemini_timeout_seconds,
     )
+
+
+async def _image_model(settings: Settings, prices: PriceTable) -> AsyncIterator[ImageGenerator]:
+    """The generator the settings choose; the Gemini client's connections close at shutdown."""
+    if settings.chosen_generator == "offline":
+        yield OfflineGenerator()
+        return
+    client = _gemini_client(settings)
     # The client parses each answer (megabytes of JSON) on a loop of its own (off_loop.py).
     gemini = OffLoopGenerator(
         GeminiGenerator(
@@ -151,14 +157,7 @@ async def _judge(settings: Settings, prices: PriceTable) -> AsyncIterator[Judge]
     if settings.chosen_generator == "offline":
         yield OfflineJudge()
         return
-    client = gemini_client(
-        backend=settings.gemini_backend,
-        api_key=settings.gemini_api_key,
-        project=settings.google_cloud_project or None,
-        location=settings.google_cloud_location or None,
-        base_url=settings.gemini_base_url or None,
-        timeout_seconds=settings.gemini_timeout_seconds,
-    )
+    client = _gemini_client(settings)
     gemini = GeminiJudge(
         client, model=settings.judge_model, timeout_seconds=settings.gemini_timeout_seconds, prices=prices
     )
