@@ -462,6 +462,16 @@ def test_candidates_to_pick_from_regenerate_and_a_failed_look_warned_everywhere(
     warning = browser.find_element(By.ID, "verdict")
     assert warning.get_attribute("role") == "alert" and "Failed verification" in warning.text
     screenshot(browser, "look-failed")
+    drifted_look = browser.current_url.split(f"/projects/{PROJECT}/", 1)[1]
+    with grpc.insecure_channel(f"127.0.0.1:{console.grpc_port}") as channel:
+        casting_pb2_grpc.CastingServiceStub(channel).CastVariant(
+            pb.CastVariantRequest(
+                variant=f"projects/{PROJECT}/{drifted_look}", story=f"projects/{PROJECT}/stories/drift-arc"
+            )
+        )
+    browser.get(console.page("/stories/drift-arc"))
+    cast = browser.find_element(By.CSS_SELECTOR, 'article.look[data-actor="Hana Cho"]')
+    assert "Failed verification" in cast.text
 
     browser.get(actor_page)
     assert "Failed verification" in look(browser, "Drifted").find_element(By.CSS_SELECTOR, ".badges").text
