@@ -1,16 +1,20 @@
 """The README's Cost section, measured: the README flow's sheet and look drawn with the default
-model against the stand-in of Gemini (which answers usage_metadata as Google counts tokens), and
-each row of the README's measured table checked against the usage the service recorded."""
+models against the stand-in of Gemini (which answers usage_metadata as Google counts tokens),
+with verification off (the drawings alone) and on (the default: each judged once), and each row
+of the README's measured table checked against the usage the service recorded."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import grpc
 import pytest
 
 from casting.server.container import Container
+from casting.server.main import running
 from casting.v1 import casting_pb2 as pb
+from casting.v1 import casting_pb2_grpc
 from tests.e2e.conftest import drawing_with_gemini
 from tests.e2e.test_flow import TRAITS, P
 from tests.support.fake_gemini import FakeGemini
@@ -18,11 +22,7 @@ from tests.support.fake_gemini import FakeGemini
 README = Path(__file__).resolve().parents[2] / "README.md"
 # The README flow's look (its buf curl block; test_flow's traits are its sheet's).
 CHANGES = pb.TraitChanges(outfit="red winter coat", mood="wistful")
-
-
-@pytest.fixture
-def container(container: Container, fake_gemini: FakeGemini) -> Container:
-    return drawing_with_gemini(container, fake_gemini)
+ROWS = {"off": ("a sheet", "a look"), "on": ("a verified sheet", "a verified look")}
 
 
 def measured_rows() -> dict[str, tuple[int, int, int, str]]:
@@ -40,17 +40,25 @@ def as_row(usage: pb.Usage) -> tuple[int, int, int, str]:
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_the_readme_states_what_a_sheet_and_a_look_cost(stub, fake_gemini: FakeGemini) -> None:
-    sheet = await stub.GenerateSheet(
-        pb.GenerateSheetRequest(parent=P, story_style="romance", image_style="webtoon", traits=TRAITS)
-    )
-    actor = await stub.SaveActor(pb.SaveActorRequest(parent=P, sheet=sheet.name, display_name="Mina"))
-    winter = pb.BranchVariantRequest(
-        base_variant=actor.default_variant, display_name="Winter", trait_changes=CHANGES
-    )
-    look = await stub.BranchVariant(winter)
+@pytest.mark.parametrize("verify", ["off", "on"])
+async def test_the_readme_states_what_a_sheet_and_a_look_cost(
+    container: Container, fake_gemini: FakeGemini, verify: str
+) -> None:
+    drawing_with_gemini(container, fake_gemini, verify=verify)
+    async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
+        stub = casting_pb2_grpc.CastingServiceStub(channel)
+        sheet = await stub.GenerateSheet(
+            pb.GenerateSheetRequest(parent=P, story_style="romance", image_style="webtoon", traits=TRAITS)
+        )
+        actor = await stub.SaveActor(pb.SaveActorRequest(parent=P, sheet=sheet.name, display_name="Mina"))
+        winter = pb.BranchVariantRequest(
+            base_variant=actor.default_variant, display_name="Winter", trait_changes=CHANGES
+        )
+        look = await stub.BranchVariant(winter)
 
     rows = measured_rows()
-    assert rows["a sheet"] == as_row(sheet.generation.usage)
-    assert rows["a look"] == as_row(look.generation.usage)
-    assert re.fullmatch(r"\$0\.0\d{5}", rows["a sheet"][3])
+    sheet_row, look_row = ROWS[verify]
+    assert rows[sheet_row] == as_row(sheet.generation.usage)
+    assert rows[look_row] == as_row(look.generation.usage)
+    assert sheet.generation.verification.passed == look.generation.verification.passed == (verify == "on")
+    assert re.fullmatch(r"\$0\.0\d{5}", rows[sheet_row][3])
