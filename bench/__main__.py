@@ -21,6 +21,8 @@ SECTIONS = (
     "ledger",
     "throughput",
     "memory",
+    "bombs",
+    "stalled",
     "story",
     "fairness",
     "cap",
@@ -64,6 +66,10 @@ async def run(report: Report, sections: tuple[str, ...], postgres_url: str | Non
         await throughput.throughput(report, png, levels=(1, 8, 32), seconds=1.0 if quick else 4.0)
     if "memory" in sections:
         await memory.memory(report, client_counts=(1, 20))
+    if "bombs" in sections:
+        await memory.bombs(report)
+    if "stalled" in sections:
+        await memory.stalled(report)
     if "story" in sections:
         await story_casting.story(report, png)
     if "fairness" in sections:

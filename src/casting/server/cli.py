@@ -9,6 +9,7 @@ from dataclasses import asdict
 
 from casting.adapters.sql.migrate import MissingMigrations, prepare, upgrade_to_head
 from casting.server.container import Container, opened
+from casting.server.heap import return_large_blocks
 from casting.server.logs import configure_logging
 from casting.server.main import serve
 from casting.server.settings import Settings
@@ -31,6 +32,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "collect":
         asyncio.run(_collect(settings))
     else:
+        return_large_blocks()
         asyncio.run(_serve(settings))
 
 
