@@ -171,6 +171,7 @@ async def test_casting_collect_runs_as_a_process(
         "request_ids": 1,
         "images": 1,
         "blobs": 1,
+        "operations": 0,
     }
     assert blob_files(blob_root) == {saved.image.sha256}
     assert not await readable(stub, expired.image)

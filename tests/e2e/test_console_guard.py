@@ -41,9 +41,8 @@ class Theirs:
     variant: str
     sheet: str
     image: str
-    story: str = "pilot"
-    # No casting has run there: a project's operations are refused from the names alone.
-    operation: str = "00000000-0000-4000-8000-000000000000"
+    story: str
+    operation: str  # a real casting of theirs
 
 
 def serve_console(container: Container, **settings: Any) -> Container:
@@ -89,8 +88,22 @@ async def theirs(guarded: RunningServer) -> Theirs:
             pb.SaveActorRequest(parent=f"projects/{THEIRS}", sheet=sheet.name, display_name="Theirs"),
             metadata=admin,
         )
+        casting = await stub.CastStory(
+            pb.CastStoryRequest(
+                story=f"projects/{THEIRS}/stories/pilot",
+                roles=[pb.CastingCall(role="Lead", actor=actor.name)],
+            ),
+            metadata=admin,
+        )
     last = lambda name: name.rsplit("/", 1)[-1]  # noqa: E731
-    return Theirs(last(actor.name), last(actor.variants[0].name), last(unsaved.name), last(sheet.image.name))
+    return Theirs(
+        last(actor.name),
+        last(actor.variants[0].name),
+        last(unsaved.name),
+        last(sheet.image.name),
+        "pilot",
+        last(casting.name),
+    )
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Self
 
 from casting.domain.errors import Conflict, InvalidImage
 from casting.domain.model import Actor, Sheet
+from casting.domain.operations import CastingOperation, RoleOutcome
 from casting.domain.pagination import PageRequest
 from casting.domain.ports import (
     ActorFilter,
@@ -149,6 +150,7 @@ class Tables:
     idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
     thumbnails: dict[tuple[str, int], Thumbnail] = field(default_factory=dict)
     charges: dict[str, tuple[Charge, Usage | None]] = field(default_factory=dict)
+    operations: dict[tuple[str, str], CastingOperation] = field(default_factory=dict)
 
 
 class _Repository:
@@ -313,6 +315,47 @@ class FixedBudgets:
         return self.caps.get(project)
 
 
+class FakeOperations(_Repository):
+    async def add(self, operation: CastingOperation) -> None:
+        self._tables.operations[(operation.project, operation.id)] = operation
+
+    async def get(
+        self, project: str, operation_id: str, *, for_update: bool = False
+    ) -> CastingOperation | None:
+        return self._tables.operations.get((project, operation_id))
+
+    async def list(self, project: str, page: PageRequest, story: str | None = None) -> list[CastingOperation]:
+        found = [
+            op
+            for (p, _), op in self._tables.operations.items()
+            if p == project
+            and story in (None, op.story)
+            and (page.after is None or (op.create_time, op.id) < (page.after.create_time, page.after.id))
+        ]
+        return sorted(found, key=lambda op: (op.create_time, op.id), reverse=True)[: page.size + 1]
+
+    async def save(self, operation: CastingOperation) -> None:
+        self._tables.operations[(operation.project, operation.id)] = operation
+
+    async def add_outcome(self, project: str, operation_id: str, outcome: RoleOutcome) -> None:
+        operation = self._tables.operations[(project, operation_id)]
+        if outcome.index in operation.outcomes:
+            raise Conflict("the role's outcome was recorded concurrently")  # the primary key, in SQL
+        operation.outcomes[outcome.index] = outcome
+
+    async def delete(self, project: str, operation_id: str) -> None:
+        self._tables.operations.pop((project, operation_id), None)
+
+    async def delete_expired(self, now: datetime) -> int:
+        expired = [key for key, op in self._tables.operations.items() if op.is_expired(now)]
+        for key in expired:
+            del self._tables.operations[key]
+        return len(expired)
+
+    async def unfinished(self) -> list[CastingOperation]:
+        return [op for op in self._tables.operations.values() if op.pending_roles()]
+
+
 class FakeUnitOfWork:
     """A transaction over shared Tables: works on a deep copy, publishes it on commit."""
 
@@ -326,6 +369,7 @@ class FakeUnitOfWork:
         self.idempotency = FakeIdempotency(self)
         self.thumbnails = FakeThumbnails(self)
         self.ledger = FakeLedger(self)
+        self.operations = FakeOperations(self)
 
     async def __aenter__(self) -> Self:
         self.staged = copy.deepcopy(self.tables)

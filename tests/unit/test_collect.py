@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from casting.domain.errors import NotFound
+from casting.domain.operations import CastingCall, CastingOperation
 from casting.domain.usecases.actors import ImportActorCommand, SaveActorCommand
 from casting.domain.usecases.collect import Collected, CollectGarbage
 from casting.domain.usecases.idempotency import DEFAULT_TTL, Idempotency
@@ -160,3 +161,24 @@ async def test_an_expired_request_id_is_free_before_the_collector_comes(gc: Coll
     assert second != first
     (record,) = gc.app.tables.idempotency.values()
     assert record.resource_id == second
+
+
+async def test_a_casting_operation_goes_once_its_time_to_live_has_passed(gc: Collecting) -> None:
+    now = gc.clock.now()
+    for name, lives in (("old", timedelta(hours=1)), ("young", timedelta(days=30))):
+        operation = CastingOperation(
+            id=name,
+            project=P,
+            story="pilot",
+            calls=(CastingCall("Hero", traits=Traits()),),
+            create_time=now,
+            update_time=now,
+            expire_time=now + lives,
+        )
+        async with FakeUnitOfWork(gc.app.tables) as uow:
+            await uow.operations.add(operation)
+            await uow.commit()
+    gc.clock.advance(timedelta(hours=2))
+
+    assert (await gc.collect()).operations == 1
+    assert set(gc.app.tables.operations) == {(P, "young")}

@@ -1,5 +1,5 @@
-"""CollectGarbage: expired previews, request ids past their time-to-live, image rows nothing
-refers to, and blobs no image row points at.
+"""CollectGarbage: expired previews, request ids past their time-to-live, CastStory operations
+past theirs, image rows nothing refers to, and blobs no image row points at.
 
 Rows go first and blobs after, never the reverse. A blob is written before the row that
 points at it commits, so a blob goes only when no row points at it AND it is older than a
@@ -34,6 +34,7 @@ class Collected:
     request_ids: int
     images: int
     blobs: int
+    operations: int = 0
 
 
 class CollectGarbage:
@@ -59,11 +60,12 @@ class CollectGarbage:
         async with self._uow() as uow:
             sheets = await uow.sheets.delete_expired(now)
             request_ids = await uow.idempotency.delete_expired(self._idempotency.cutoff(now))
+            operations = await uow.operations.delete_expired(now)
             # After the sheets, in the same transaction: their images are unreferenced now.
             images = await uow.images.delete_unreferenced()
             await uow.commit()
         blobs = await self._collect_blobs(now - self._blob_grace)
-        return Collected(sheets, request_ids, images, blobs)
+        return Collected(sheets, request_ids, images, blobs, operations)
 
     async def every(self, interval: timedelta) -> None:
         """Collects every `interval` until cancelled. A failed collection is logged and the

@@ -248,7 +248,7 @@ class CastRole:
                         project=project,
                         actor_id=actor_id,
                         base_variant_id=base.id,
-                        display_name=call.role[:128],
+                        display_name=call.role,
                         story_style=call.story_style,
                         image_style=call.image_style,
                         trait_changes=call.trait_changes,
