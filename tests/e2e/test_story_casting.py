@@ -279,3 +279,18 @@ async def test_a_new_role_draws_its_candidates_and_keeps_one(
     assert len(fake_gemini.requests) == 3
     assert [a.display_name for a in actors.actors] == ["Twin"]
     assert [m.actor for m in response.cast] == [actors.actors[0].name]
+
+
+async def test_an_operation_is_forgotten_once_its_time_to_live_has_passed(container: Container) -> None:
+    container.settings.override(container.settings().model_copy(update={"operation_ttl_seconds": 0}))
+    async with running(container) as live, grpc.aio.insecure_channel(f"127.0.0.1:{live.port}") as channel:
+        started = await casting_pb2_grpc.CastingServiceStub(channel).CastStory(
+            pb.CastStoryRequest(story=STORY, roles=[new_role("Extra")])
+        )
+        operations = operations_pb2_grpc.OperationsStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await operations.GetOperation(operations_pb2.GetOperationRequest(name=started.name))
+        listed = await operations.ListOperations(operations_pb2.ListOperationsRequest(name=f"{P}/operations"))
+
+    assert raised.value.code() == grpc.StatusCode.NOT_FOUND
+    assert list(listed.operations) == []

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from casting.domain import names, styles, workload
 from casting.domain.errors import Conflict, DomainError, FieldViolation, InvalidInput, NotFound
@@ -124,15 +124,11 @@ async def operation_view(uow: UnitOfWork, operation: CastingOperation) -> Operat
 
 
 async def live_operation(
-    uow: UnitOfWork,
-    project: str,
-    operation_id: str,
-    now_expired: Callable[[CastingOperation], bool],
-    *,
-    for_update: bool = False,
+    uow: UnitOfWork, project: str, operation_id: str, now: datetime, *, for_update: bool = False
 ) -> CastingOperation:
+    """The operation, unless it is unknown, of another project, or expired: NotFound."""
     operation = await uow.operations.get(project, operation_id, for_update=for_update)
-    if operation is None or now_expired(operation):
+    if operation is None or operation.is_expired(now):
         raise NotFound("operation", names.operation(project, operation_id))
     return operation
 
@@ -169,7 +165,7 @@ class StartCastStory:
         return OperationView(operation, [])
 
     async def _replay(self, uow: UnitOfWork, project: str, operation_id: str) -> CastingOperation:
-        return await live_operation(uow, project, operation_id, lambda _: False)
+        return await live_operation(uow, project, operation_id, self._clock.now())
 
     async def _start(self, command: CastStoryCommand, key: RequestKey) -> CastingOperation:
         now = self._clock.now()
@@ -315,11 +311,8 @@ class GetOperation:
 
     async def __call__(self, project: str, operation_id: str) -> OperationView:
         async with self._uow() as uow:
-            operation = await live_operation(uow, project, operation_id, self._expired)
+            operation = await live_operation(uow, project, operation_id, self._clock.now())
             return await operation_view(uow, operation)
-
-    def _expired(self, operation: CastingOperation) -> bool:
-        return operation.is_expired(self._clock.now())
 
 
 def operation_cursor(view: OperationView) -> Cursor:
@@ -374,9 +367,7 @@ class CancelOperation:
         """Stops the roles not yet started; the ones done stay done. A done operation is left as is."""
         now = self._clock.now()
         async with self._uow() as uow:
-            operation = await live_operation(
-                uow, project, operation_id, lambda op: op.is_expired(now), for_update=True
-            )
+            operation = await live_operation(uow, project, operation_id, now, for_update=True)
             operation.cancel(now)
             await uow.operations.save(operation)
             await uow.commit()
@@ -391,7 +382,7 @@ class DeleteOperation:
         """Forgets the operation (not what it cast); its roles not yet started never start."""
         now = self._clock.now()
         async with self._uow() as uow:
-            await live_operation(uow, project, operation_id, lambda op: op.is_expired(now), for_update=True)
+            await live_operation(uow, project, operation_id, now, for_update=True)
             await uow.operations.delete(project, operation_id)
             await uow.commit()
 
