@@ -145,7 +145,7 @@ def test_a_killed_replicas_casting_is_finished_by_another(
             ),
             timeout=30,
         )
-    wait_for(lambda: len(fake_gemini.requests) == 1)  # the first replica is drawing a role
+    wait_for(lambda: len(fake_gemini.image_requests) == 1)  # the first replica is drawing a role
     in_flight_at_kill = 1
     if on_postgres:
         # The second replica runs beside the first, on the same database and store.
@@ -167,5 +167,8 @@ def test_a_killed_replicas_casting_is_finished_by_another(
         cast = stub.ListStoryCast(pb.ListStoryCastRequest(parent=STORY), timeout=30)
     assert sorted(actor.display_name for actor in actors.actors) == sorted(ROLES)  # each exactly once
     assert {m.variant.name for m in cast.cast} == {m.variant.name for m in response.cast}
-    assert len(fake_gemini.requests) <= len(ROLES) + in_flight_at_kill
+    # Model calls: a drawing per step plus the one in flight at the kill, and the judge once for
+    # each drawing kept (the one in flight never came back to be judged).
+    assert len(fake_gemini.image_requests) <= len(ROLES) + in_flight_at_kill
+    assert len(fake_gemini.judge_requests) == len(ROLES)
     assert asyncio.run(half_made(database_url)) == {"unsaved sheets": 0, "actors not cast": 0}

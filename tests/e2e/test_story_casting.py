@@ -188,7 +188,7 @@ async def test_wait_honours_its_timeout_and_cancel_keeps_what_is_done(
         )
 
         async def first_role_drawing() -> bool:
-            return len(fake_gemini.requests) == 1
+            return len(fake_gemini.image_requests) == 1
 
         await eventually(first_role_drawing)
 
@@ -216,7 +216,7 @@ async def test_wait_honours_its_timeout_and_cancel_keeps_what_is_done(
         # The role under way when cancelled finished and stays cast; the others never drew.
         cast = await stub.ListStoryCast(pb.ListStoryCastRequest(parent=STORY))
         assert [m.actor_display_name for m in cast.cast] == ["A"]
-        assert len(fake_gemini.requests) == 1
+        assert len(fake_gemini.image_requests) == 1
 
         await operations.DeleteOperation(operations_pb2.DeleteOperationRequest(name=started.name))
         with pytest.raises(grpc.aio.AioRpcError) as raised:
@@ -247,7 +247,7 @@ async def test_a_restart_resumes_the_roles_a_stop_left(container: Container, fak
         started = await stub.CastStory(pb.CastStoryRequest(story=STORY, roles=[new_role("A"), new_role("B")]))
 
         async def first_role_drawing() -> bool:
-            return len(fake_gemini.requests) == 1
+            return len(fake_gemini.image_requests) == 1
 
         await eventually(first_role_drawing)
     # Stopped while the first role was drawing; the next process on the same database goes on.
@@ -260,8 +260,9 @@ async def test_a_restart_resumes_the_roles_a_stop_left(container: Container, fak
 
     assert sorted(m.role for m in response.cast) == ["A", "B"]
     assert sorted(a.display_name for a in actors.actors) == ["A", "B"]  # each role cast exactly once
-    # Two steps, and the drawing in flight at the stop made again.
-    assert len(fake_gemini.requests) <= 3
+    # Two steps' drawings, and the one in flight at the stop made again; each kept one judged once.
+    assert len(fake_gemini.image_requests) <= 3
+    assert len(fake_gemini.judge_requests) == 2
 
 
 async def test_a_new_role_draws_its_candidates_and_keeps_one(
@@ -276,7 +277,7 @@ async def test_a_new_role_draws_its_candidates_and_keeps_one(
         response, _ = await asyncio.to_thread(stock_result, live.port, started.name)
         actors = await stub.ListActors(pb.ListActorsRequest(parent=P))
 
-    assert len(fake_gemini.requests) == 3
+    assert len(fake_gemini.image_requests) == 3
     assert [a.display_name for a in actors.actors] == ["Twin"]
     assert [m.actor for m in response.cast] == [actors.actors[0].name]
 

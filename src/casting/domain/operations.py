@@ -13,7 +13,6 @@ from casting.domain.values import TraitChanges, Traits
 
 MAX_ROLES = 50
 MAX_ROLE_CHARS = 128
-MAX_CANDIDATES = 4
 
 
 @dataclass(frozen=True, slots=True)

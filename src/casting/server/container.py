@@ -347,7 +347,7 @@ class Container(containers.DeclarativeContainer):
     cast_role = providers.Singleton(
         CastRole,
         uow=uow.provider,
-        generate_sheet=generate_sheet,
+        generate_sheets=generate_sheets,
         save_actor=save_actor,
         branch_variant=branch_variant,
         cast_variant=cast_variant,

@@ -17,9 +17,7 @@ from datetime import datetime, timedelta
 
 from casting.domain import names, styles, workload
 from casting.domain.errors import Conflict, DomainError, FieldViolation, InvalidInput, NotFound
-from casting.domain.model import Sheet
 from casting.domain.operations import (
-    MAX_CANDIDATES,
     MAX_ROLE_CHARS,
     MAX_ROLES,
     CastingCall,
@@ -30,9 +28,9 @@ from casting.domain.operations import (
 from casting.domain.pagination import Cursor, page_request, split_page
 from casting.domain.ports import CastingEngine, Clock, IdFactory, UnitOfWork
 from casting.domain.usecases.actors import SaveActor, SaveActorCommand, load_actor, raise_if
+from casting.domain.usecases.candidates import MAX_CANDIDATES, GenerateSheets, GenerateSheetsCommand
 from casting.domain.usecases.cast import CastVariant
 from casting.domain.usecases.idempotency import Idempotency, RequestKey, request_id_violations, request_key
-from casting.domain.usecases.sheets import GenerateSheet, GenerateSheetCommand
 from casting.domain.usecases.variants import BranchVariant, BranchVariantCommand
 from casting.domain.usecases.views import VariantView
 from casting.domain.values import text_violation
@@ -195,14 +193,14 @@ class CastRole:
     def __init__(
         self,
         uow: Callable[[], UnitOfWork],
-        generate_sheet: GenerateSheet,
+        generate_sheets: GenerateSheets,
         save_actor: SaveActor,
         branch_variant: BranchVariant,
         cast_variant: CastVariant,
         clock: Clock,
     ) -> None:
         self._uow = uow
-        self._generate_sheet = generate_sheet
+        self._generate_sheets = generate_sheets
         self._save_actor = save_actor
         self._branch_variant = branch_variant
         self._cast_variant = cast_variant
@@ -255,32 +253,22 @@ class CastRole:
                 look_id = branched.variant.id
         else:
             assert call.traits is not None
-            traits = call.traits
-            candidates = await asyncio.gather(
-                *(
-                    self._generate_sheet(
-                        GenerateSheetCommand(
-                            project=project,
-                            story_style=call.story_style,
-                            image_style=call.image_style,
-                            traits=traits,
-                            request_id=f"{request_id}.sheet.{candidate}",
-                        )
-                    )
-                    for candidate in range(call.candidate_count)
-                ),
-                return_exceptions=True,
+            # Best first: verified before failed, then by identity score; the others expire as
+            # previews. One call, one request id: a retried step replays the drawings stored.
+            best, *_ = await self._generate_sheets(
+                GenerateSheetsCommand(
+                    project=project,
+                    story_style=call.story_style,
+                    image_style=call.image_style,
+                    traits=call.traits,
+                    candidate_count=call.candidate_count,
+                    request_id=f"{request_id}.sheets",
+                )
             )
-            # Unjudged candidates rank equal: the first drawn is kept, the others expire as
-            # previews; the role fails only when no candidate could be drawn.
-            drawn = [c for c in candidates if isinstance(c, Sheet)]
-            if not drawn:
-                raise next(c for c in candidates if isinstance(c, BaseException))
-            sheet = drawn[0]
             saved = await self._save_actor(
                 SaveActorCommand(
                     project=project,
-                    sheet_id=sheet.id,
+                    sheet_id=best.id,
                     display_name=call.role,
                     request_id=f"{request_id}.actor",
                 )
