@@ -16,7 +16,14 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from casting.domain import names, styles, workload
-from casting.domain.errors import Conflict, DomainError, FieldViolation, InvalidInput, NotFound
+from casting.domain.errors import (
+    Conflict,
+    DomainError,
+    FieldViolation,
+    InvalidInput,
+    NotFound,
+    StorageUnavailable,
+)
 from casting.domain.operations import (
     MAX_ROLE_CHARS,
     MAX_ROLES,
@@ -216,6 +223,8 @@ class CastRole:
             with workload.batch():
                 actor_id, look_id = await self._cast(operation, index, call)
             outcome = RoleOutcome(index, actor_id, look_id, None, self._clock.now())
+        except StorageUnavailable:
+            raise  # the database out of reach is no answer about the role: the engine retries it
         except DomainError as error:
             failure = RoleFailure(type(error).__name__, error.reason, error.message)
             outcome = RoleOutcome(index, None, None, failure, self._clock.now())
