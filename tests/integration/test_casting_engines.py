@@ -76,3 +76,23 @@ async def test_a_later_storys_first_roles_run_among_an_earlier_batch(
         ("batch", 2),
         ("batch", 3),
     ]
+
+
+async def test_a_step_that_stopped_on_an_outage_runs_again() -> None:
+    ran = asyncio.Event()
+    attempts: list[int] = []
+
+    async def step(project: str, operation_id: str, role: int) -> None:
+        attempts.append(role)
+        if len(attempts) == 1:
+            raise ConnectionError("the database is out of reach")
+        ran.set()
+
+    engine = InProcessEngine(step, workers=1, retry_seconds=0)
+    await engine.start(nothing_to_resume)
+    await engine.enqueue("p", "op", [0])
+    async with asyncio.timeout(30):
+        await ran.wait()
+    await engine.aclose()
+
+    assert attempts == [0, 0]

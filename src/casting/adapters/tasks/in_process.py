@@ -24,9 +24,10 @@ Resume = Callable[[], Awaitable[int]]
 class InProcessEngine:
     """Implements domain.ports.CastingEngine; `workers` steps run at once."""
 
-    def __init__(self, step: Step, workers: int) -> None:
+    def __init__(self, step: Step, workers: int, retry_seconds: float = 5.0) -> None:
         self._step = step
         self._free = workers
+        self._retry_seconds = retry_seconds
         self._arrivals = itertools.count()
         # (role position, arrival, project, operation, role)
         self._waiting: list[tuple[int, int, str, str, int]] = []
@@ -55,16 +56,23 @@ class InProcessEngine:
             task.add_done_callback(self._running.discard)
 
     async def _run(self, project: str, operation_id: str, role: int) -> None:
+        failed = False
         try:
             await self._step(project, operation_id, role)
         except Exception:
             # The step records its own failures; this is an outage (the database gone): the role
-            # stays without an outcome and runs again at the next start.
-            log.exception("casting step %s/%d stopped", operation_id, role)
+            # stays without an outcome and is tried again after a pause.
+            log.exception(
+                "casting step %s/%d stopped; retrying in %s s", operation_id, role, self._retry_seconds
+            )
+            failed = True
         finally:
             self._scheduled.discard((operation_id, role))
             self._free += 1
             self._dispatch()
+        if failed:
+            await asyncio.sleep(self._retry_seconds)
+            await self.enqueue(project, operation_id, [role])
 
     async def aclose(self) -> None:
         """Stops the steps under way; they run again after the next start."""
