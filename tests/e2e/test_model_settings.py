@@ -65,11 +65,13 @@ def test_serve_draws_on_vertex_ai_with_application_default_credentials(
         server.wait()
 
     assert (sheet.generation.generator, sheet.generation.model) == ("gemini", "gemini-2.5-flash-image")
+    # The drawing, then the judge's look at it: both on Vertex, both with the ADC's token.
+    vertex = "/v1beta1/projects/studio-prod/locations/europe-west4/publishers/google/models"
     assert fake_gemini.paths == [
-        "/v1beta1/projects/studio-prod/locations/europe-west4/publishers/google/models/"
-        "gemini-2.5-flash-image:generateContent"
+        f"{vertex}/gemini-2.5-flash-image:generateContent",
+        f"{vertex}/gemini-2.5-flash:generateContent",
     ]
-    assert fake_gemini.authorizations == [f"Bearer {fake.ACCESS_TOKEN}"]
+    assert fake_gemini.authorizations == [f"Bearer {fake.ACCESS_TOKEN}"] * 2
 
 
 def test_serve_refuses_an_unknown_image_model_and_names_the_supported_ones(tmp_path: Path) -> None:
