@@ -47,6 +47,24 @@ async def test_reservations_add_up_and_settling_replaces_each_by_its_cost(
     assert await spent(uow_factory, project="q") == 0
 
 
+async def test_a_redraw_extends_its_reservation_and_settling_replaces_all_of_it(
+    uow_factory: Callable[[], SqlUnitOfWork],
+) -> None:
+    drawing = charge("1", 40_000)
+    async with uow_factory() as uow:
+        await uow.ledger.reserve(drawing)
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.ledger.extend(drawing, 40_000) == 40_000
+        await uow.commit()
+    assert await spent(uow_factory) == 80_000
+
+    async with uow_factory() as uow:
+        await uow.ledger.settle(replace(drawing, reserved_micros=80_000), Usage(2, 1800, 2580, 77_940), NOW)
+        await uow.commit()
+    assert await spent(uow_factory) == 77_940
+
+
 async def test_a_reservation_rolled_back_leaves_nothing(uow_factory: Callable[[], SqlUnitOfWork]) -> None:
     async with uow_factory() as uow:
         await uow.ledger.reserve(charge("1", 40_000))

@@ -7,7 +7,7 @@ import hashlib
 import struct
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Self
@@ -288,6 +288,12 @@ class FakeLedger(_Repository):
     async def reserve(self, charge: Charge) -> int:
         before = await self.spent(charge.project, charge.month)
         self._tables.charges[charge.id] = (charge, None)
+        return before
+
+    async def extend(self, charge: Charge, micros: int) -> int:
+        before = await self.spent(charge.project, charge.month)
+        held, _ = self._tables.charges[charge.id]
+        self._tables.charges[charge.id] = (replace(held, reserved_micros=held.reserved_micros + micros), None)
         return before
 
     async def settle(self, charge: Charge, usage: Usage, at: datetime) -> None:

@@ -9,7 +9,7 @@ from casting.domain.usecases.actors import SaveActorCommand
 from casting.domain.usecases.painting import Verifying
 from casting.domain.usecases.variants import BranchVariantCommand
 from casting.domain.values import TraitChanges, Usage
-from tests.unit.conftest import App
+from tests.unit.conftest import ESTIMATE, App
 from tests.unit.fakes import JUDGING, FakeUnitOfWork
 from tests.unit.test_usecases import P, sheet_command
 
@@ -69,6 +69,22 @@ async def test_the_best_failed_drawing_is_kept_with_every_drawing_paid_for(app: 
     async with FakeUnitOfWork(app.tables) as uow:
         spent = await uow.ledger.spent(P, app.clock.now().strftime("%Y-%m"))
     assert spent == 4 * app.generator.usage.cost_micros + 4 * JUDGING.cost_micros  # the base sheet too
+
+
+async def test_a_redraw_the_budget_cannot_cover_is_not_drawn(app: App) -> None:
+    app.judge.score = 0.2
+    month = app.clock.now().strftime("%Y-%m")
+    first_sheet = app.generator.usage + JUDGING  # what branch() spends before the look
+    # Room for the look's first drawing and its judging, not for a second reservation.
+    app.budgets.caps[P] = first_sheet.cost_micros + ESTIMATE + ESTIMATE // 2
+    view = await branch(app)
+
+    verification = view.variant.provenance.verification
+    assert len(app.generator.calls) == len(app.judge.calls) == 1
+    assert not verification.passed and verification.draws == 1
+    async with FakeUnitOfWork(app.tables) as uow:
+        spent = await uow.ledger.spent(P, month)
+    assert spent == 2 * first_sheet.cost_micros <= app.budgets.caps[P]
 
 
 async def test_a_later_passing_drawing_stops_the_redraw(app: App) -> None:

@@ -193,6 +193,10 @@ class LedgerRepository(Protocol):
         before it (settled costs plus open reservations). The project's month stays locked
         until the unit of work ends, so reservations take turns across replicas."""
 
+    async def extend(self, charge: Charge, micros: int) -> int:
+        """Stages `micros` more on the charge's open reservation (another drawing of the same
+        painting) and returns what the project's month held before, locked as reserve() does."""
+
     async def settle(self, charge: Charge, usage: Usage, at: datetime) -> None:
         """Stages the charge at `usage`'s cost in place of its reservation; a charge already
         settled is left as it is."""

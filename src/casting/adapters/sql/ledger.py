@@ -28,6 +28,15 @@ class SqlLedgerRepository:
         self._session.add(_row(charge))
         return total - charge.reserved_micros
 
+    async def extend(self, charge: Charge, micros: int) -> int:
+        total = await self._add_to_month(charge, micros)
+        await self._session.execute(
+            update(ChargeRow)
+            .where(ChargeRow.id == charge.id)
+            .values(reserved_micros=ChargeRow.reserved_micros + micros)
+        )
+        return total - micros
+
     async def record(self, charge: Charge, usage: Usage, at: datetime) -> None:
         await self._add_to_month(charge, usage.cost_micros)
         self._session.add(_row(charge, usage, at))

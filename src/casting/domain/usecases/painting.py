@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from casting.domain import deadline
 from casting.domain.errors import (
+    BudgetExceeded,
     InvalidImage,
     ModelCallFailed,
     PreconditionFailed,
@@ -108,6 +109,18 @@ class Painting:
         return self.provenance.verification
 
 
+@dataclass(slots=True)
+class _Tab:
+    """What one painting has reserved and spent so far, to settle however it ends."""
+
+    charge: Charge
+    spent: list[Usage] = field(default_factory=list)
+
+    @property
+    def usage(self) -> Usage:
+        return sum(self.spent, Usage())
+
+
 @dataclass(frozen=True, slots=True)
 class _Drawing:
     generated: GeneratedImage
@@ -160,7 +173,8 @@ class SheetPainter:
         """Draws one sheet from `spec`, `references` first (identity anchor first), judges it
         against them, and stores the best drawing.
 
-        The project's budget is checked first (BudgetExceeded, before any model call). An
+        The project's budget is checked first (BudgetExceeded, before any model call), and
+        again before each redraw: a redraw the cap refuses is not drawn, the best so far is kept. An
         unusable image (not decodable, not 9:16) is drawn again, then refused as
         UpstreamUnavailable(INVALID_MODEL_IMAGE); model errors pass through, each charged what
         the model billed. With `require_verified`, a drawing that never passed is
@@ -169,16 +183,15 @@ class SheetPainter:
         caller's deadline. The caller settles the painting's charge where it stores the
         painting (settle()).
         """
-        charge = await self._spending.reserve(project, self._estimate(spec))
-        spent: list[Usage] = []
+        tab = _Tab(await self._spending.reserve(project, self._estimate(spec)))
         try:
             with deadline.at_most(self._time_limit):
-                return await self._paint(project, spec, references, charge, spent, require_verified)
+                return await self._paint(project, spec, references, tab, require_verified)
         except Exception as error:
             # The drawings before it, and what a failed model call itself billed. (A caller
             # who left, CancelledError, keeps the estimate: what the model billed is unknown.)
             billed = error.usage if isinstance(error, ModelCallFailed) else None
-            await self._spending.settle_failed(charge, sum(spent, billed or Usage()))
+            await self._spending.settle_failed(tab.charge, tab.usage + (billed or Usage()))
             raise
 
     async def settle(self, uow: UnitOfWork, painting: Painting) -> None:
@@ -190,28 +203,31 @@ class SheetPainter:
         project: str,
         spec: GenerationSpec,
         references: list[Image],
-        charge: Charge,
-        spent: list[Usage],
+        tab: _Tab,
         require_verified: bool,
     ) -> Painting:
         anchors = [await self._keeper.load(r) for r in references]
         started = time.perf_counter()
         best: _Drawing | None = None
-        for draw in range(1, self._verifying.max_draws + 1):
-            generated, facts = await self._usable(spec, anchors, spent)
-            verification, judged = await self._verify(spec, generated, anchors, draw)
-            spent.append(judged)
+        draws = 0
+        while draws < self._verifying.max_draws:
+            if draws and not await self._reserve_redraw(spec, tab):
+                break  # the month's budget leaves the best drawing so far
+            draws += 1
+            generated, facts = await self._usable(spec, anchors, tab.spent)
+            verification, judged = await self._verify(spec, generated, anchors, draws)
+            tab.spent.append(judged)
             if best is None or rank(verification) > rank(best.verification):
                 best = _Drawing(generated, facts, verification)
             if verification.passed or not verification.judged:
                 break
         assert best is not None  # max_draws >= 1
         # The count of drawings it took is the candidate's, not the kept drawing's.
-        verification = replace(best.verification, draws=draw)
+        verification = replace(best.verification, draws=draws)
         if require_verified and verification.judged and not verification.passed:
             raise PreconditionFailed(
                 VERIFICATION_FAILED,
-                f"no drawing passed verification in {draw} tries; the best failed "
+                f"no drawing passed verification in {draws} tries; the best failed "
                 + ", ".join(failed_rules(verification)),
             )
         image = await self._keeper.keep(project, best.generated.data, best.facts)
@@ -223,9 +239,17 @@ class SheetPainter:
             reference_image_ids=tuple(r.id for r in references),
             duration_seconds=time.perf_counter() - started,
             verification=verification,
-            usage=sum(spent, Usage()),
+            usage=tab.usage,
         )
-        return Painting(image, provenance, charge)
+        return Painting(image, provenance, tab.charge)
+
+    async def _reserve_redraw(self, spec: GenerationSpec, tab: _Tab) -> bool:
+        """Reserves one more drawing on the painting's charge; False when the cap refuses it."""
+        try:
+            tab.charge = await self._spending.extend(tab.charge, self._estimate(spec))
+        except BudgetExceeded:
+            return False
+        return True
 
     async def _usable(
         self, spec: GenerationSpec, anchors: list[ImageBytes], spent: list[Usage]

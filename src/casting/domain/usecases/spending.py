@@ -4,7 +4,8 @@ A drawing of a project with a cap reserves its estimated cost in the ledger, in 
 transaction of its own, before the model is called: refused there (BudgetExceeded) when the
 month's spend and the estimate would pass the cap. Replicas reserve in turn (the ledger locks
 the project's month), so two racing at the cap overspend by at most what the drawings already
-in flight cost above their estimates. The reservation is then settled to what the model billed:
+in flight cost above their estimates; a redraw reserves its own estimate on the same charge
+first, and one the cap refuses is not drawn. The reservation is then settled to what the model billed:
 in the transaction that stores the drawing, or in one of its own when the drawing failed. A
 drawing cut off without an answer (the caller left) keeps its estimate: what the model billed is
 unknown. A project without a cap reserves nothing; its charges are written with its drawings,
@@ -55,6 +56,19 @@ class Spending:
                 raise BudgetExceeded(project, charge.month, cap, before)
             await uow.commit()
         return charge
+
+    async def extend(self, charge: Charge, estimate_micros: int) -> Charge:
+        """Reserves another drawing's estimate on `charge` (a redraw), or raises BudgetExceeded
+        (reserving nothing more) when that would pass the cap; the charge with its new total."""
+        cap = self._budgets.monthly_cap_micros(charge.project)
+        if not charge.reserved or cap is None:
+            return charge
+        async with self._uow() as uow:
+            before = await uow.ledger.extend(charge, estimate_micros)
+            if before + estimate_micros > cap:
+                raise BudgetExceeded(charge.project, charge.month, cap, before)
+            await uow.commit()
+        return replace(charge, reserved_micros=charge.reserved_micros + estimate_micros)
 
     async def settle(self, uow: UnitOfWork, charge: Charge, usage: Usage) -> None:
         """Stages the charge at what it cost, in `uow`: the transaction of what it paid for."""
