@@ -1,6 +1,6 @@
 """Memory: the peak resident set of the server, run as its own process (`python -m
 casting.server.cli serve`), while 1 and then 20 clients each read a 5 MB image 10 times.
-ReadImage streams 1 MiB chunks, so the peak should not grow with the number of readers
+ReadImage streams 256 KiB chunks, so the peak should not grow with the number of readers
 beyond a few chunks each."""
 
 from __future__ import annotations

@@ -1,13 +1,14 @@
 """Streams under a client that stops reading, with a raw HTTP/2 client that grants no window: the
-server advertises its stream limit, ends a stalled stream after CASTING_STREAM_STALL_SECONDS and
-lets go of its file, and a cancelled call is logged and counted as CANCELLED, without a
-traceback."""
+server advertises its stream limit, streams images in small chunks, ends a stalled stream after
+CASTING_STREAM_STALL_SECONDS and lets go of its file, and a cancelled call is logged and counted
+as CANCELLED, without a traceback."""
 
 from __future__ import annotations
 
 import asyncio
 import io
 import logging
+import math
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -70,6 +71,17 @@ async def test_the_server_advertises_its_stream_limit(server: RunningServer) -> 
         assert client.settings[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] == 7
     finally:
         client.close()
+
+
+async def test_an_image_streams_in_chunks_of_at_most_256_kib(stub) -> None:
+    # A stream whose client reads nothing holds the chunk gRPC accepted, with its copies, until
+    # that client reads or leaves: the chunk's size bounds it (bench's `stalled` section).
+    image = await big_image(stub)
+
+    chunks, data = await read_image(stub, image)
+
+    assert max(len(chunk.data) for chunk in chunks) == 256 * 1024
+    assert len(chunks) == math.ceil(len(data) / (256 * 1024)) > 1
 
 
 async def test_a_stalled_stream_is_ended_and_lets_go_of_its_file(

@@ -5,8 +5,8 @@ mmap threshold rises (up to 32 MiB) each time a large mapped block is freed. So 
 (Pillow's 16 MiB blocks, in each decoding thread's arena) stayed with the process after its
 upload: 8 uploads of 30 megapixels left +1 GB, and 8 bombs of 40 +230 MiB (bench/README.md).
 A fixed threshold gives every block of LARGE_BYTES or more a mapping of its own, unmapped when
-freed. It stays above ReadImage's 1 MiB chunks: at 256 KiB, mapping and faulting every chunk in
-cut ReadImage's throughput by half or more.
+freed. It stays well above ReadImage's chunks: at a threshold of 256 KiB, mapping and faulting
+each of the 1 MiB chunks it streamed then cut ReadImage's throughput by half or more.
 """
 
 from __future__ import annotations

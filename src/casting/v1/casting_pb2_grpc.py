@@ -253,7 +253,7 @@ class CastingServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ReadImage(self, request, context):
-        """Streams an image's bytes in chunks of at most 1 MiB.
+        """Streams an image's bytes in chunks of at most 256 KiB.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -92,7 +92,7 @@ class CastingServiceStub:
     ListStoryCast: _grpc.UnaryUnaryMultiCallable[_casting_pb2.ListStoryCastRequest, _casting_pb2.ListStoryCastResponse]
     """Lists the active look of each actor cast in a story."""
     ReadImage: _grpc.UnaryStreamMultiCallable[_casting_pb2.ReadImageRequest, _casting_pb2.ReadImageResponse]
-    """Streams an image's bytes in chunks of at most 1 MiB."""
+    """Streams an image's bytes in chunks of at most 256 KiB."""
     CastStory: _grpc.UnaryUnaryMultiCallable[_casting_pb2.CastStoryRequest, _operations_pb2.Operation]
     """Casts a whole story in one call, as a long-running operation
     (projects/{project}/operations/{operation}, served by google.longrunning.Operations): each
@@ -150,7 +150,7 @@ class CastingServiceAsyncStub(CastingServiceStub):
     ListStoryCast: _aio.UnaryUnaryMultiCallable[_casting_pb2.ListStoryCastRequest, _casting_pb2.ListStoryCastResponse]  # type: ignore[assignment]
     """Lists the active look of each actor cast in a story."""
     ReadImage: _aio.UnaryStreamMultiCallable[_casting_pb2.ReadImageRequest, _casting_pb2.ReadImageResponse]  # type: ignore[assignment]
-    """Streams an image's bytes in chunks of at most 1 MiB."""
+    """Streams an image's bytes in chunks of at most 256 KiB."""
     CastStory: _aio.UnaryUnaryMultiCallable[_casting_pb2.CastStoryRequest, _operations_pb2.Operation]  # type: ignore[assignment]
     """Casts a whole story in one call, as a long-running operation
     (projects/{project}/operations/{operation}, served by google.longrunning.Operations): each
@@ -307,7 +307,7 @@ class CastingServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _casting_pb2.ReadImageRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_casting_pb2.ReadImageResponse], _abc.AsyncIterator[_casting_pb2.ReadImageResponse]]:
-        """Streams an image's bytes in chunks of at most 1 MiB."""
+        """Streams an image's bytes in chunks of at most 256 KiB."""
 
     @_abc_1.abstractmethod
     def CastStory(

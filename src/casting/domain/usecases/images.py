@@ -10,7 +10,11 @@ from casting.domain.errors import NotFound
 from casting.domain.ports import BlobStore, Clock, IdFactory, UnitOfWork
 from casting.domain.values import Image, ImageBytes, ImageFacts
 
-READ_CHUNK_BYTES = 1024 * 1024
+# gRPC keeps a chunk it has accepted, and its copies (~5x the chunk), until the client reads it:
+# that is what a stream whose client reads nothing holds. At 1 MiB, 300 such streams held 1.5 GB;
+# at 256 KiB ~380 MiB, with ReadImage as fast; at 128 KiB ~190 MiB, but 10-30% slower with 20
+# readers, and at 64 KiB half as fast (bench/README.md, issue 16).
+READ_CHUNK_BYTES = 256 * 1024
 
 
 class ImageKeeper:
