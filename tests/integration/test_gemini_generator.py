@@ -490,9 +490,11 @@ async def test_no_retry_starts_past_the_callers_deadline(
 ) -> None:
     fake_gemini.script(fake.server_error(503))
     sleeps = Sleeps()
-    generator = make_generator(backoff_seconds=1.0, sleep=sleeps)
+    # The first retry would wait at least 10 s; the caller has 5 s, plenty for the first call
+    # to go out even on a loaded machine (a 50 ms deadline could pass before it did).
+    generator = make_generator(backoff_seconds=20.0, sleep=sleeps)
 
-    with deadline.bounded_by(0.05), pytest.raises(UpstreamUnavailable) as unavailable:
+    with deadline.bounded_by(5.0), pytest.raises(UpstreamUnavailable) as unavailable:
         await generator.generate(SHEET, [])
 
     assert unavailable.value.reason == "MODEL_UNAVAILABLE"
