@@ -13,12 +13,12 @@ from casting.domain.usecases.actors import (
     SaveActor,
     UpdateActor,
 )
-from casting.domain.usecases.candidates import GenerateSheets
+from casting.domain.usecases.candidates import GenerateSheet, GenerateSheets
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
 from casting.domain.usecases.painting import SheetPainter, Verifying
-from casting.domain.usecases.sheets import GenerateSheet, GetSheet
+from casting.domain.usecases.sheets import GetSheet
 from casting.domain.usecases.spending import Spending
 from casting.domain.usecases.variants import BranchVariant, DeleteVariant, GetVariant, UpdateVariant
 from tests.unit.fakes import (
@@ -68,8 +68,8 @@ class App:
             estimate_micros=lambda spec: ESTIMATE,
         )
         idem = Idempotency(self.clock)
-        self.generate_sheet = GenerateSheet(uow, painter, idem, self.ids, self.clock, SHEET_TTL)
         self.generate_sheets = GenerateSheets(uow, painter, idem, self.ids, self.clock, SHEET_TTL)
+        self.generate_sheet = GenerateSheet(self.generate_sheets)
         self.get_sheet = GetSheet(uow, self.clock)
         self.save_actor = SaveActor(uow, idem, self.ids, self.clock)
         self.import_actor = ImportActor(

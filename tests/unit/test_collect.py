@@ -10,9 +10,9 @@ import pytest
 from casting.domain.errors import NotFound
 from casting.domain.operations import CastingCall, CastingOperation
 from casting.domain.usecases.actors import ImportActorCommand, SaveActorCommand
+from casting.domain.usecases.candidates import GenerateSheetCommand
 from casting.domain.usecases.collect import Collected, CollectGarbage
 from casting.domain.usecases.idempotency import DEFAULT_TTL, Idempotency
-from casting.domain.usecases.sheets import GenerateSheetCommand
 from casting.domain.usecases.variants import BranchVariantCommand
 from casting.domain.values import TraitChanges, Traits
 from tests.unit.conftest import SHEET_TTL, App

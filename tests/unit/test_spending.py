@@ -9,8 +9,8 @@ import pytest
 
 from casting.domain.errors import BudgetExceeded, GenerationBlocked, InvalidInput, UpstreamUnavailable
 from casting.domain.usecases.actors import SaveActorCommand
+from casting.domain.usecases.candidates import GenerateSheetCommand
 from casting.domain.usecases.painting import Verifying
-from casting.domain.usecases.sheets import GenerateSheetCommand
 from casting.domain.usecases.variants import BranchVariantCommand
 from casting.domain.values import TraitChanges, Traits, Usage
 from tests.unit.conftest import ESTIMATE, App

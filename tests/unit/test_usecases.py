@@ -15,7 +15,7 @@ from casting.domain.errors import (
 )
 from casting.domain.model import VariantKind
 from casting.domain.usecases.actors import ActorPatch, ImportActorCommand, SaveActorCommand
-from casting.domain.usecases.sheets import GenerateSheetCommand
+from casting.domain.usecases.candidates import GenerateSheetCommand
 from casting.domain.usecases.variants import BranchVariantCommand, VariantPatch
 from casting.domain.values import INVISIBLE_CHARACTERS, AgeRange, Gender, TraitChanges, Traits
 from tests.unit.conftest import SHEET_TTL, App

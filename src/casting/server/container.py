@@ -45,13 +45,13 @@ from casting.domain.usecases.actors import (
     SaveActor,
     UpdateActor,
 )
-from casting.domain.usecases.candidates import GenerateSheets
+from casting.domain.usecases.candidates import GenerateSheet, GenerateSheets
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.collect import CollectGarbage
 from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
 from casting.domain.usecases.painting import SheetPainter, Verifying
-from casting.domain.usecases.sheets import GenerateSheet, GetSheet
+from casting.domain.usecases.sheets import GetSheet
 from casting.domain.usecases.spending import Spending
 from casting.domain.usecases.story_casting import (
     CancelOperation,
@@ -283,15 +283,6 @@ class Container(containers.DeclarativeContainer):
     sheet_ttl = providers.Callable(timedelta, seconds=settings.provided.sheet_ttl_seconds)
 
     list_styles = providers.Singleton(ListStyles)
-    generate_sheet = providers.Singleton(
-        GenerateSheet,
-        uow=uow.provider,
-        painter=painter,
-        idempotency=idempotency,
-        ids=ids,
-        clock=clock,
-        sheet_ttl=sheet_ttl,
-    )
     generate_sheets = providers.Singleton(
         GenerateSheets,
         uow=uow.provider,
@@ -301,6 +292,7 @@ class Container(containers.DeclarativeContainer):
         clock=clock,
         sheet_ttl=sheet_ttl,
     )
+    generate_sheet = providers.Singleton(GenerateSheet, generate_sheets=generate_sheets)
     get_sheet = providers.Singleton(GetSheet, uow=uow.provider, clock=clock)
     save_actor = providers.Singleton(
         SaveActor, uow=uow.provider, idempotency=idempotency, ids=ids, clock=clock

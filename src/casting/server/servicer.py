@@ -22,10 +22,15 @@ from casting.domain.usecases.actors import (
     SaveActorCommand,
     UpdateActor,
 )
-from casting.domain.usecases.candidates import GenerateSheets, GenerateSheetsCommand
+from casting.domain.usecases.candidates import (
+    GenerateSheet,
+    GenerateSheetCommand,
+    GenerateSheets,
+    GenerateSheetsCommand,
+)
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.images import ReadImage
-from casting.domain.usecases.sheets import GenerateSheet, GenerateSheetCommand, GetSheet
+from casting.domain.usecases.sheets import GetSheet
 from casting.domain.usecases.story_casting import CastStoryCommand, StartCastStory
 from casting.domain.usecases.styles import ListStyles
 from casting.domain.usecases.variants import (

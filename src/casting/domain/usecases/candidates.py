@@ -1,4 +1,5 @@
-"""GenerateSheets: several candidates drawn at once, for the artist to choose from.
+"""GenerateSheets: several candidates drawn at once, for the artist to choose from; GenerateSheet
+is its one-candidate form.
 
 A first sheet from traits, or — with a base look and trait changes — derived previews of a
 new look, drawn reference-first like BranchVariant. Each candidate is drawn and judged on its
@@ -82,11 +83,12 @@ class GenerateSheets:
         self._clock = clock
         self._ttl = sheet_ttl
 
-    async def __call__(self, command: GenerateSheetsCommand) -> list[Sheet]:
+    async def __call__(self, command: GenerateSheetsCommand, operation: str = operation) -> list[Sheet]:
+        """The candidates, best first; `operation` names the RPC whose request ids they answer."""
         violations = _violations(command)
         if violations:
             raise InvalidInput(violations)
-        key = request_key(self.operation, command)
+        key = request_key(operation, command)
         return await self._idempotency.create_once(
             self._uow, key, self._replay, lambda: self._draw(command, key)
         )
@@ -158,6 +160,40 @@ class GenerateSheets:
         )
         base = LookBase(actor.id, command.base_variant_id, command.trait_changes, command.story)
         return _Plan(look.spec, look.references, look.story_style, look.image_style, base)
+
+
+@dataclass(frozen=True, slots=True)
+class GenerateSheetCommand:
+    project: str
+    story_style: str
+    image_style: str
+    traits: Traits
+    request_id: str = ""
+    image_size: str = ""  # "" (the model's default), "1K", "2K" or "4K"
+    require_verified: bool = False
+
+
+class GenerateSheet:
+    """Draws one preview sheet from traits: GenerateSheets' single candidate, its request ids
+    kept apart from GenerateSheets' own."""
+
+    operation = "GenerateSheet"
+
+    def __init__(self, generate_sheets: GenerateSheets) -> None:
+        self._generate_sheets = generate_sheets
+
+    async def __call__(self, command: GenerateSheetCommand) -> Sheet:
+        candidates = GenerateSheetsCommand(
+            project=command.project,
+            story_style=command.story_style,
+            image_style=command.image_style,
+            traits=command.traits,
+            require_verified=command.require_verified,
+            request_id=command.request_id,
+            image_size=command.image_size,
+        )
+        (sheet,) = await self._generate_sheets(candidates, self.operation)
+        return sheet
 
 
 def _violations(command: GenerateSheetsCommand) -> list[FieldViolation]:

@@ -6,8 +6,13 @@ from aiohttp import web
 
 from casting.domain.errors import DomainError
 from casting.domain.usecases.actors import SaveActor, SaveActorCommand
-from casting.domain.usecases.candidates import GenerateSheets, GenerateSheetsCommand
-from casting.domain.usecases.sheets import GenerateSheet, GenerateSheetCommand, GetSheet
+from casting.domain.usecases.candidates import (
+    GenerateSheet,
+    GenerateSheetCommand,
+    GenerateSheets,
+    GenerateSheetsCommand,
+)
+from casting.domain.usecases.sheets import GetSheet
 from casting.domain.usecases.styles import ListStyles
 from casting.server.console.candidates import candidate_count, draw_candidates
 from casting.server.console.forms import trait_values, traits_from
