@@ -203,6 +203,7 @@ def sheet_to_proto(sheet: Sheet) -> pb.Sheet:
 def variant_to_proto(view: VariantView) -> pb.Variant:
     actor, variant = view.actor, view.variant
     project = actor.project
+    images = [image_to_proto(i) for i in variant.images]
     message = pb.Variant(
         name=names.variant(project, actor.id, variant.id),
         display_name=variant.display_name,
@@ -213,14 +214,17 @@ def variant_to_proto(view: VariantView) -> pb.Variant:
         traits=traits_to_proto(variant.traits),
         trait_changes=changes_to_proto(variant.trait_changes),
         parent_variant=names.variant(project, actor.id, variant.parent_id) if variant.parent_id else "",
-        images=[image_to_proto(i) for i in variant.images],
+        images=images,
         is_default=variant.is_default,
         cast_stories=[names.story(project, s) for s in actor.cast_stories(variant.id)],
         create_time=timestamp(variant.create_time),
         update_time=timestamp(variant.update_time),
     )
-    if variant.reference_image is not None:
-        message.reference_image.CopyFrom(image_to_proto(variant.reference_image))
+    reference = variant.reference_image
+    if reference is not None:
+        # A drawn look's reference is mostly its own first image: mapped once, not twice.
+        same = variant.images and variant.images[0].id == reference.id
+        message.reference_image.CopyFrom(images[0] if same else image_to_proto(reference))
     if variant.provenance is not None:
         message.generation.CopyFrom(provenance_to_proto(variant.provenance, project))
     return message
