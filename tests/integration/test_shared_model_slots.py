@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from sqlalchemy import make_url
 
 from casting.adapters.generators.bounded import AdvisorySlots, BoundedGenerator
 from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
@@ -20,9 +19,9 @@ SHARED_CAP = 2
 LOCAL_CAP = 4
 
 
+# The cap across replicas is PostgreSQL's (advisory locks); SQLite serves one process.
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 async def test_two_replicas_share_one_cap(database_url: str, fake_gemini: FakeGemini) -> None:
-    if make_url(database_url).get_backend_name() != "postgresql":
-        pytest.skip("the cap across replicas is PostgreSQL's (advisory locks); SQLite is one process")
     engines = [create_engine(database_url, pool_size=LOCAL_CAP, max_overflow=0) for _ in range(2)]
     client = gemini_client(api_key="test-key", base_url=fake_gemini.base_url, timeout_seconds=10)
     gemini = GeminiGenerator(client, timeout_seconds=10)
