@@ -10,7 +10,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from sqlalchemy import make_url, text
 from casting.adapters.sql.engine import create_engine
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
+from tests.e2e.test_lifecycle import eventually
 from tests.e2e.test_process import free_port, wait_until_serving
 from tests.support.fake_gemini import FakeGemini, held
 from tests.support.s3 import S3Bucket
@@ -91,13 +91,6 @@ def server_env(database_url: str, blob_url: str, fake: FakeGemini, s3: S3Bucket)
     }
 
 
-def wait_for(check, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
 def finished(port: int, name: str) -> tuple[pb.CastStoryResponse, pb.CastStoryMetadata]:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         client = operations_v1.OperationsClient(channel)
@@ -145,7 +138,8 @@ def test_a_killed_replicas_casting_is_finished_by_another(
             ),
             timeout=30,
         )
-    wait_for(lambda: len(fake_gemini.image_requests) == 1)  # the first replica is drawing a role
+    # The first replica is drawing a role.
+    eventually(lambda: len(fake_gemini.image_requests) == 1, seconds=60)
     in_flight_at_kill = 1
     if on_postgres:
         # The second replica runs beside the first, on the same database and store.
