@@ -208,6 +208,27 @@ async def test_draft_images_marked_as_thoughts_are_skipped(
     assert result.data == final
 
 
+async def test_a_drawing_is_read_from_an_answer_with_fields_no_sdk_version_knows(
+    fake_gemini: FakeGemini, make_generator: MakeGenerator
+) -> None:
+    # The API adds fields over time; google-genai's types refuse fields they do not know.
+    answer = fake.image(fake.picture())
+    (candidate,) = answer.body["candidates"]
+    parts = [part | {"futurePartField": {"x": 1}} for part in candidate["content"]["parts"]]
+    parts[-1]["inlineData"] |= {"futureBlobField": "y"}
+    body = {
+        "candidates": [candidate | {"content": {"parts": parts}, "futureCandidateField": [1]}],
+        "usageMetadata": usage_metadata(10, image=1290) | {"futureUsageField": 2},
+        "futureResponseField": True,
+    }
+    fake_gemini.script(replace(answer, body=body))
+
+    result = await make_generator().generate(SHEET, [])
+
+    assert result.data == fake.picture()
+    assert result.usage == Usage(1, 10, 1290, 3 + 38_700)
+
+
 def usage_metadata(prompt: int, image: int = 0, text: int = 0, thoughts: int = 0) -> dict[str, Any]:
     details = [{"modality": m, "tokenCount": n} for m, n in (("IMAGE", image), ("TEXT", text)) if n]
     return {

@@ -166,6 +166,8 @@ class GeminiGenerator:
             response_modalities=["IMAGE"],
             image_config=image_config,
             http_options=types.HttpOptions(timeout=timeout_ms),
+            # The answer's JSON as it came: read_answer parses it at a third of the SDK's cost.
+            should_return_http_response=True,
         )
         try:
             response = await self._client.aio.models.generate_content(
@@ -175,7 +177,8 @@ class GeminiGenerator:
             return from_api_error(error)
         except TRANSPORT_ERRORS as error:
             return from_transport_error(error)
-        return read_answer(response)
+        http = response.sdk_http_response
+        return read_answer((http.body if http else None) or "{}")
 
     def _usage(self, outcome: Answer | Failure) -> Usage:
         """One model call, with the tokens its answer reports (an error reports none)."""
