@@ -12,13 +12,17 @@ from casting.server.container import Container, opened
 from casting.server.heap import return_large_blocks
 from casting.server.logs import configure_logging
 from casting.server.main import serve
+from casting.server.processes import refusal, serve_processes
 from casting.server.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="casting", description="The Casting actor library service.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="serve gRPC; an embedded SQLite database is migrated first")
+    commands.add_parser(
+        "serve",
+        help="serve gRPC (CASTING_PROCESSES processes); an embedded SQLite database is migrated first",
+    )
     commands.add_parser("migrate", help="bring CASTING_DATABASE_URL to the head migration")
     commands.add_parser(
         "collect", help="remove expired previews, unreferenced images and their blobs once, and print counts"
@@ -31,6 +35,11 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(upgrade_to_head(settings.database_url))
     elif args.command == "collect":
         asyncio.run(_collect(settings))
+    elif settings.processes > 1:
+        if problem := refusal(settings):
+            raise SystemExit(f"casting: {problem}")
+        asyncio.run(_ready_database(settings))  # once, before any child starts
+        raise SystemExit(serve_processes(settings))
     else:
         return_large_blocks()
         asyncio.run(_serve(settings))

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
 
     host: str = "[::]"
     port: int = 50051
+    # `casting serve` from this many processes on the one port (server/processes.py; PostgreSQL
+    # only): each process parses model answers under a GIL of its own.
+    processes: int = Field(default=1, ge=1)
     database_url: str = "sqlite+aiosqlite:///./var/casting.db"
     database_pool_size: int = 10
     database_pool_timeout_seconds: float = 10.0

@@ -1,9 +1,9 @@
 """A model client on an event loop of its own, in one thread beside the serving loop.
 
-google-genai reads a model's answer (~2.4 MB of JSON for a sheet), parses it into pydantic
-objects and decodes the image's base64 on the loop that awaits it: ~5-10 ms of CPU a call. On
-the serving loop, a burst of answers arriving together stalled every RPC and every database
-trip behind that parsing. Here the client runs on its own loop: the calls still overlap (it is
+google-genai reads a model's answer (~2.4 MB of JSON for a sheet) on the loop that awaits it,
+and the generator parses it there (gemini_answers.py): a few ms of CPU a call. On the serving
+loop, a burst of answers arriving together stalled every RPC and every database trip behind
+that work. Here the client runs on its own loop: the calls still overlap (it is
 one loop, not a pool of threads; the cap on concurrent calls stays BoundedGenerator's), and the
 serving loop keeps running between the client's steps while the GIL passes back and forth.
 """
