@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from casting.domain import workload
@@ -92,6 +92,14 @@ class LocalSlots:
             self._release(batch)
 
 
+# The first free slot in one trip, not one trip per slot tried (the n-th call of a burst tried n):
+# LIMIT stops the scan at the first row whose lock was taken, so no other lock is.
+_TAKE_FIRST_FREE = text(
+    "SELECT slot FROM generate_series(CAST(:first AS integer), CAST(:last AS integer)) AS slot"
+    " WHERE pg_try_advisory_lock(CAST(:key AS integer), slot) LIMIT 1"
+)
+
+
 class AdvisorySlots:
     """`size` slots shared by every replica on one PostgreSQL database: slot i is the advisory
     lock (SLOTS_LOCK_KEY, i), held on a connection of `engine` (a pool of its own) for the call.
@@ -117,10 +125,13 @@ class AdvisorySlots:
                     await connection.scalar(select(func.pg_advisory_unlock(SLOTS_LOCK_KEY, slot)))
 
     async def _take(self, connection: AsyncConnection, slots: range, batch: bool) -> int:
+        first, last = slots[0], slots[-1]
         while True:
-            for slot in slots:
-                if await connection.scalar(select(func.pg_try_advisory_lock(SLOTS_LOCK_KEY, slot))):
-                    return slot
+            slot = await connection.scalar(
+                _TAKE_FIRST_FREE, {"key": SLOTS_LOCK_KEY, "first": first, "last": last}
+            )
+            if slot is not None:
+                return int(slot)
             await asyncio.sleep(self._poll * (4 if batch else 1) * random.uniform(0.5, 1.5))
 
 
