@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,7 +30,10 @@ SECTIONS = (
     "verification",
 )
 # Sections that need the throwaway PostgreSQL cluster.
-ON_POSTGRES = ("library", "ledger", "cap")
+ON_POSTGRES = ("real-client", "library", "ledger", "cap")
+# The real-client section's servers hold a connection per model call in flight (the shared cap's
+# advisory locks), 100 in a burst, besides their pools: more than PostgreSQL's default 100.
+MAX_CONNECTIONS = 400
 
 
 @contextmanager
@@ -39,6 +43,9 @@ def postgres() -> Iterator[str]:
 
     cluster = start_postgres()
     try:
+        cluster.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+        pg_ctl = [*cluster.as_user, str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.data)]
+        subprocess.run([*pg_ctl, "-l", str(cluster.directory / "server.log"), "-w", "restart"], check=True)
         cluster.execute("CREATE DATABASE bench")
         yield cluster.url("bench")
     finally:
@@ -53,9 +60,10 @@ async def run(report: Report, sections: tuple[str, ...], postgres_url: str | Non
     if "overhead" in sections:
         await generation.overhead(report, png, calls=50 if quick else 300)
     if "real-client" in sections:
-        await generation.real_client(
-            report, png, calls=20 if quick else 100, sequential_calls=30 if quick else 100
-        )
+        calls, sequential_calls = (20, 30) if quick else (100, 100)
+        await generation.real_client(report, png, calls, sequential_calls)
+        if postgres_url is not None:
+            await generation.real_client_processes(report, png, calls, sequential_calls, postgres_url)
     if "library" in sections:
         sizes = (100, 2_000) if quick else (100, 2_000, 20_000)
         await library.library(report, sizes, calls=30 if quick else 200, postgres_url=postgres_url)

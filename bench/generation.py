@@ -11,25 +11,38 @@ model (validation, idempotency, image check, blob write, SQL, mapping), beside a
 Real client: both again with the model as deployed, google-genai's client calling over HTTP a
 stand-in of Gemini's REST API in its own process (model_server.py), which answers a sheet the
 size Gemini sends after 1 s (or at once): the client's work (building the request, reading and
-parsing ~2.4 MB of JSON, decoding the image) is then the service's too.
+parsing ~2.4 MB of JSON, decoding the image) is then the service's too. First in this process
+on SQLite, as the sections above; then, on PostgreSQL, `casting serve` as operators run it, from
+one process and from several (CASTING_PROCESSES), side by side, with the burst's calls spread
+over as many connections as calls (the processes share the port by connection).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import tempfile
+import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import asyncpg
+import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from sqlalchemy import make_url
 
 from bench.baseline import seed_style_server
 from bench.harness import StandInGenerator, generate_request, sequential, service, sqlite_url
 from bench.load import burst, load_process
+from bench.memory import free_port, start_server, wait_serving
 from bench.model_server import model_server
 from bench.report import Report
+from casting.adapters.sql.migrate import upgrade_to_head
+from casting.v1 import casting_pb2_grpc
 
 SECTION_BURST = "concurrency"
 SECTION_OVERHEAD = "overhead"
@@ -38,6 +51,9 @@ MODEL_SECONDS = 1.0
 # The first burst on a fresh server also grows its pools (threads, connections); the second
 # is the steady state.
 BURSTS = 2
+# `casting serve` from one process, then from one per core of this machine.
+PROCESS_COUNTS = (1, os.cpu_count() or 2)
+SERVING = "casting serving on port"
 
 
 async def concurrency(report: Report, png: bytes, calls: int) -> None:
@@ -128,3 +144,101 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
 async def _answer(session: aiohttp.ClientSession, endpoint: str) -> bytes:
     async with session.post(endpoint, json={"contents": []}) as response:
         return await response.read()
+
+
+async def real_client_processes(
+    report: Report, png: bytes, calls: int, sequential_calls: int, postgres_url: str
+) -> None:
+    """The real-client figures again, on PostgreSQL, with `casting serve` in processes of its own:
+    from one process and from several."""
+    counts = " and from ".join(map(str, PROCESS_COUNTS))
+    print(f"\n[{SECTION_REAL}] on PostgreSQL, `casting serve` from {counts} processes, {calls} connections")
+    database_url = await _fresh_database(postgres_url, "real_client")
+    with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp, load_process() as loader:
+        for processes in PROCESS_COUNTS:
+            label = f"PostgreSQL, {processes} process" + ("es" if processes > 1 else "")
+            serve = {"database_url": database_url, "directory": Path(tmp), "processes": processes}
+            with model_server(png, MODEL_SECONDS) as url:
+                async with served(url, max_concurrent_generations=calls, **serve) as address:
+                    one, walls = await asyncio.get_running_loop().run_in_executor(
+                        loader, burst, address, calls, BURSTS, calls
+                    )
+            report.add(SECTION_REAL, f"{label}: one call", one, "s")
+            for ordinal, wall in zip(("first", "second"), walls, strict=True):
+                report.add(SECTION_REAL, f"{label}: {ordinal} burst wall", wall, "s")
+                ratio = f"{label}: {ordinal} burst wall / one call"
+                report.add(SECTION_REAL, ratio, wall / one, "x", "target <= 1.5x")
+            with model_server(png, 0.0) as url:
+                async with served(url, **serve) as address:
+                    generate, model_alone = await _at_once(address, url, sequential_calls)
+            generate_p50, _ = report.latencies(SECTION_REAL, f"{label}: GenerateSheet at once", generate)
+            model_p50, _ = report.latencies(SECTION_REAL, f"{label}: answer alone", model_alone)
+            overhead = generate_p50 - model_p50
+            report.add(SECTION_REAL, f"{label}: overhead p50", overhead, "ms", "target <= 10 ms")
+
+
+async def _at_once(address: str, model_url: str, calls: int) -> tuple[list[float], list[float]]:
+    """Seconds of `calls` GenerateSheet one at a time, and of the stand-in's answer fetched alone."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = casting_pb2_grpc.CastingServiceStub(channel)
+        generate = await sequential(lambda: stub.GenerateSheet(generate_request(str(uuid.uuid4()))), calls)
+    async with aiohttp.ClientSession() as session:
+        endpoint = f"{model_url}/v1beta/models/stand-in:generateContent"
+        model_alone = await sequential(lambda: _answer(session, endpoint), calls)
+    return generate, model_alone
+
+
+@asynccontextmanager
+async def served(
+    model_url: str, database_url: str, directory: Path, processes: int, max_concurrent_generations: int = 16
+) -> AsyncIterator[str]:
+    """The address of `casting serve` (CASTING_PROCESSES=`processes`) with the real client
+    pointed at the stand-in at `model_url`, once every process serves; stopped by SIGTERM."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "CASTING_HOST": "127.0.0.1",
+        "CASTING_PORT": str(port),
+        "CASTING_PROCESSES": str(processes),
+        "CASTING_DATABASE_URL": database_url,
+        "CASTING_BLOB_URL": f"file://{directory / 'blobs'}",
+        "CASTING_GENERATOR": "gemini",
+        "GEMINI_API_KEY": "bench-not-a-key",
+        "CASTING_GEMINI_BASE_URL": model_url,
+        "CASTING_VERIFY": "off",
+        "CASTING_MAX_CONCURRENT_GENERATIONS": str(max_concurrent_generations),
+        "CASTING_CONSOLE_PORT": "0",
+        "CASTING_COLLECT_INTERVAL_SECONDS": "0",
+        "CASTING_GRACE_PERIOD_SECONDS": "5",
+    }
+    log = directory / "server.log"
+    process = start_server(env, log)
+    address = f"127.0.0.1:{port}"
+    try:
+        async with grpc.aio.insecure_channel(address) as channel:
+            await wait_serving(channel, process)
+        # Health answers once the first process serves; the burst needs them all.
+        deadline = time.monotonic() + 60
+        while log.read_text().count(SERVING) < processes:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"not every process started; see {log}")
+            await asyncio.sleep(0.1)
+        yield address
+    finally:
+        process.terminate()
+        await asyncio.to_thread(process.wait, 60)
+        log.unlink()
+
+
+async def _fresh_database(postgres_url: str, name: str) -> str:
+    """A new database `name` beside the bench's, at the head migration."""
+    url = make_url(postgres_url)
+    connection = await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+    try:
+        await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await connection.execute(f"CREATE DATABASE {name}")
+    finally:
+        await connection.close()
+    database_url = url.set(database=name).render_as_string(hide_password=False)
+    await upgrade_to_head(database_url)
+    return database_url

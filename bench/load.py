@@ -56,26 +56,35 @@ async def _drive(
             await channel.close()
 
 
-def burst(address: str, calls: int, times: int) -> tuple[float, list[float]]:
+def burst(address: str, calls: int, times: int, connections: int = 1) -> tuple[float, list[float]]:
     """(one GenerateSheet's seconds, the wall seconds of `calls` at once, `times` over), after
-    a warm-up call; every call with its own request id."""
-    return asyncio.run(_burst(address, calls, times))
+    a warm-up call; every call with its own request id. The calls are spread over `connections`
+    connections, all open before the first is measured (several serving processes share a port
+    by connection, not by call)."""
+    return asyncio.run(_burst(address, calls, times, connections))
 
 
-async def _burst(address: str, calls: int, times: int) -> tuple[float, list[float]]:
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = casting_pb2_grpc.CastingServiceStub(channel)
+async def _burst(address: str, calls: int, times: int, connections: int) -> tuple[float, list[float]]:
+    # A subchannel pool per channel: otherwise channels to one address share one connection.
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(connections)]
+    try:
+        await asyncio.gather(*(channel.channel_ready() for channel in channels))
+        stubs = [casting_pb2_grpc.CastingServiceStub(channel) for channel in channels]
 
-        def call() -> Awaitable[Any]:
-            return stub.GenerateSheet(generate_request(str(uuid.uuid4())))
+        def call(index: int = 0) -> Awaitable[Any]:
+            return stubs[index % connections].GenerateSheet(generate_request(str(uuid.uuid4())))
 
-        await call()  # connect, and warm up
+        await call()  # warm up
         started = time.perf_counter()
         await call()
         one = time.perf_counter() - started
         walls = []
         for _ in range(times):
             started = time.perf_counter()
-            await asyncio.gather(*(call() for _ in range(calls)))
+            await asyncio.gather(*(call(index) for index in range(calls)))
             walls.append(time.perf_counter() - started)
         return one, walls
+    finally:
+        for channel in channels:
+            await channel.close()

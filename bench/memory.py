@@ -37,7 +37,7 @@ def noise_png() -> bytes:
     return out.getvalue()
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
@@ -65,7 +65,7 @@ class RssSampler:
             await asyncio.sleep(0.005)
 
 
-def _start_server(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+def start_server(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
     """`python -m casting.server.cli serve` with `env`, its output to `log_path`."""
     with open(log_path, "wb") as log:
         return subprocess.Popen(
@@ -73,7 +73,7 @@ def _start_server(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes
         )
 
 
-async def _wait_serving(channel: grpc.aio.Channel, process: subprocess.Popen[bytes]) -> None:
+async def wait_serving(channel: grpc.aio.Channel, process: subprocess.Popen[bytes]) -> None:
     health = health_pb2_grpc.HealthStub(channel)
     for _ in range(300):
         if process.poll() is not None:
@@ -116,7 +116,7 @@ async def memory(report: Report, client_counts: tuple[int, ...]) -> None:
     print(f"\n[{SECTION}] server process RSS while clients each read a 5 MB image {READS_PER_CLIENT} times")
     picture = noise_png()
     with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp:
-        port = _free_port()
+        port = free_port()
         env = {
             **os.environ,
             "CASTING_HOST": "127.0.0.1",
@@ -127,13 +127,13 @@ async def memory(report: Report, client_counts: tuple[int, ...]) -> None:
             "CASTING_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024),
             "CASTING_CONSOLE_PORT": "0",
         }
-        process = _start_server(env, Path(tmp) / "server.log")
+        process = start_server(env, Path(tmp) / "server.log")
         address = f"127.0.0.1:{port}"
         try:
             async with grpc.aio.insecure_channel(
                 address, options=[("grpc.max_send_message_length", 16 << 20)]
             ) as channel:
-                await _wait_serving(channel, process)
+                await wait_serving(channel, process)
                 stub = casting_pb2_grpc.CastingServiceStub(channel)
                 actor = await stub.ImportActor(
                     pb.ImportActorRequest(parent=PARENT, image_content=picture, display_name="Noise")
@@ -221,11 +221,11 @@ async def bombs(report: Report, count: int = 8) -> None:
     section = "bombs"
     print(f"\n[{section}] server process RSS while {count} clients upload decompression bombs at once")
     with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp:
-        port = _free_port()
-        process = _start_server(_serve_env(tmp, port), Path(tmp) / "server.log")
+        port = free_port()
+        process = start_server(_serve_env(tmp, port), Path(tmp) / "server.log")
         try:
             async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-                await _wait_serving(channel, process)
+                await wait_serving(channel, process)
                 stub = casting_pb2_grpc.CastingServiceStub(channel)
                 await stub.ListStyles(pb.ListStylesRequest())
                 idle = status_kib(process.pid, "VmRSS")
@@ -275,16 +275,16 @@ async def stalled(report: Report, streams: int = 300, stall_seconds: float = 10.
     print(f"\n[{section}] server process RSS with {streams} ReadImage streams whose client reads nothing")
     per_connection = 100  # the default stream limit
     with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp:
-        port = _free_port()
+        port = free_port()
         env = _serve_env(tmp, port, CASTING_STREAM_STALL_SECONDS=str(stall_seconds))
-        process = _start_server(env, Path(tmp) / "server.log")
+        process = start_server(env, Path(tmp) / "server.log")
         blobs = _real(os.path.join(tmp, "blobs"))
         clients: list[StalledClient] = []
         try:
             async with grpc.aio.insecure_channel(
                 f"127.0.0.1:{port}", options=[("grpc.max_send_message_length", 16 << 20)]
             ) as channel:
-                await _wait_serving(channel, process)
+                await wait_serving(channel, process)
                 actor = await casting_pb2_grpc.CastingServiceStub(channel).ImportActor(
                     pb.ImportActorRequest(parent=PARENT, image_content=noise_png(), display_name="Noise")
                 )
