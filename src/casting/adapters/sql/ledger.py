@@ -14,6 +14,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from casting.adapters.sql.conflicts import conflicts_as_domain_errors
 from casting.adapters.sql.models import ChargeRow, SpendingRow
 from casting.domain.ports import Charge
 from casting.domain.values import Usage
@@ -38,12 +39,16 @@ class SqlLedgerRepository:
         return total - micros
 
     async def record(self, charge: Charge, usage: Usage, at: datetime) -> None:
+        self._session.add(_row(charge, usage, at))  # written before the month is locked
         await self._add_to_month(charge, usage.cost_micros)
-        self._session.add(_row(charge, usage, at))
 
     async def _add_to_month(self, charge: Charge, micros: int) -> int:
         """Adds to the project's month (made if new), which stays locked until the transaction
-        ends; returns the new total."""
+        ends; returns the new total. Every drawing of a project updates that one row, so what the
+        transaction has staged is written first: the lock is then held for this statement and
+        the commit, not for every insert too."""
+        async with conflicts_as_domain_errors():
+            await self._session.flush()
         insert = postgresql.insert if self._session.bind.dialect.name == "postgresql" else sqlite.insert
         upsert = insert(SpendingRow).values(project=charge.project, month=charge.month, spent_micros=micros)
         upsert = upsert.on_conflict_do_update(

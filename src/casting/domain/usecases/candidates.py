@@ -132,11 +132,13 @@ class GenerateSheets:
             for painting in paintings
         ]
         async with self._uow() as uow:
-            for sheet, painting in zip(sheets, paintings, strict=True):
+            for sheet in sheets:
                 await uow.images.add(sheet.image)
-                await self._painter.settle(uow, painting)
                 await uow.sheets.add(sheet)
             await self._idempotency.remember(uow, key, " ".join(s.id for s in sheets))
+            # Last: settling locks the project's month in the ledger until the commit.
+            for painting in paintings:
+                await self._painter.settle(uow, painting)
             await uow.commit()
         return sheets
 

@@ -195,7 +195,8 @@ class SheetPainter:
             raise
 
     async def settle(self, uow: UnitOfWork, painting: Painting) -> None:
-        """Stages the painting's cost in the ledger, in the transaction that stores it."""
+        """Stages the painting's cost in the ledger, in the transaction that stores it. Stage it
+        last before the commit: it locks the project's month until then."""
         await self._spending.settle(uow, painting.charge, painting.provenance.usage)
 
     async def _paint(

@@ -160,9 +160,10 @@ class BranchVariant:
                 painting.provenance,
             )
             await uow.images.add(painting.image)
-            await self._painter.settle(uow, painting)
             await uow.actors.save(actor)
             await self._idempotency.remember(uow, key, look.id)
+            # Last: settling locks the project's month in the ledger until the commit.
+            await self._painter.settle(uow, painting)
             await uow.commit()
         return VariantView(actor, look)
 
