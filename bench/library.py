@@ -181,6 +181,8 @@ async def library_on(
         by_size: dict[int, dict[str, float]] = {}
         for size in sizes:
             await seed(engine, seeded, size)
+            # As `casting migrate` does for actors the service did not save itself.
+            await served.container.actor_documents().render_behind()
             seeded = size
             async with engine.connect() as connection:
                 ids = list((await connection.execute(text("SELECT id FROM characters"))).scalars())

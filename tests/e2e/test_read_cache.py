@@ -106,7 +106,8 @@ class CacheClock:
 def cache_clock(container: Container) -> CacheClock:
     clock = CacheClock()
     seconds = container.settings().actor_cache_seconds
-    container.recent_actors.override(providers.Singleton(RecentActors, ttl_seconds=seconds, clock=clock))
+    for cache in (container.recent_actors, container.recent_documents):
+        cache.override(providers.Singleton(RecentActors, ttl_seconds=seconds, clock=clock))
     return clock
 
 

@@ -9,26 +9,28 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from typing import Generic, TypeVar
 
-from casting.domain.model import Actor
+Read = TypeVar("Read")
 
 
 @dataclass(frozen=True, slots=True)
-class _Kept:
+class _Kept(Generic[Read]):
     expires: float
-    actor: Actor
+    project: str
+    actor: Read
 
 
 @dataclass(frozen=True, slots=True)
-class _Reading:
+class _Reading(Generic[Read]):
     """A database read under way, shared by every caller that misses meanwhile."""
 
     generation: int
-    task: asyncio.Future[Actor]
+    task: asyncio.Future[Read]
 
 
-class RecentActors:
-    """Implements domain.ports.ActorCache in memory.
+class RecentActors(Generic[Read]):
+    """Implements domain.ports.ActorCache in memory, for aggregates or their documents.
 
     This process's commits drop the actors they change (SqlUnitOfWork calls `forget`). A read
     under way when something is dropped is neither kept nor joined by later callers, so a
@@ -47,17 +49,17 @@ class RecentActors:
         self._ttl = ttl_seconds
         self._max_actors = max_actors
         self._now = clock
-        self._kept: OrderedDict[str, _Kept] = OrderedDict()
-        self._reading: dict[tuple[str, str], _Reading] = {}
+        self._kept: OrderedDict[str, _Kept[Read]] = OrderedDict()
+        self._reading: dict[tuple[str, str], _Reading[Read]] = {}
         # Bumped by every forget(): a read begun under an older generation may have seen the
         # database before a commit.
         self._generation = 0
 
-    async def get(self, project: str, actor_id: str, load: Callable[[], Awaitable[Actor]]) -> Actor:
+    async def get(self, project: str, actor_id: str, load: Callable[[], Awaitable[Read]]) -> Read:
         if self._ttl <= 0:
             return await load()
         kept = self._kept.get(actor_id)
-        if kept is not None and kept.expires > self._now() and kept.actor.project == project:
+        if kept is not None and kept.expires > self._now() and kept.project == project:
             return kept.actor
         key = (project, actor_id)
         reading = self._reading.get(key)
@@ -73,18 +75,18 @@ class RecentActors:
         for actor_id in actor_ids:
             self._kept.pop(actor_id, None)
 
-    def _read(self, key: tuple[str, str], reading: _Reading, task: asyncio.Future[Actor]) -> None:
+    def _read(self, key: tuple[str, str], reading: _Reading[Read], task: asyncio.Future[Read]) -> None:
         if self._reading.get(key) is reading:
             del self._reading[key]
         if task.cancelled() or task.exception() is not None:
             return  # every waiter gets the error; nothing is kept
         if reading.generation == self._generation:
-            self._keep(task.result())
+            self._keep(*key, task.result())
 
-    def _keep(self, actor: Actor) -> None:
+    def _keep(self, project: str, actor_id: str, actor: Read) -> None:
         now = self._now()
-        self._kept.pop(actor.id, None)  # re-inserted at the young end
-        self._kept[actor.id] = _Kept(now + self._ttl, actor)
+        self._kept.pop(actor_id, None)  # re-inserted at the young end
+        self._kept[actor_id] = _Kept(now + self._ttl, project, actor)
         # One lifetime for all, so the oldest end expires first: nothing stale stays held.
         while self._kept and (
             len(self._kept) > self._max_actors or next(iter(self._kept.values())).expires <= now

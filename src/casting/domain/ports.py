@@ -11,8 +11,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol, Self, TypeVar
 
+from casting.domain.documents import ActorDocument, CastDocument
 from casting.domain.model import Actor, Sheet
 from casting.domain.operations import CastingOperation, RoleOutcome
 from casting.domain.pagination import PageRequest
@@ -77,11 +78,35 @@ class ActorRepository(Protocol):
         """Actors with an active look in `story`, like `list`."""
 
 
-class ActorCache(Protocol):
-    """Actors read a moment ago, for reads that repeat. Only use-cases that read and change
-    nothing may answer from it: a write must check the version it read against the database."""
+class ActorRenderer(Protocol):
+    def __call__(self, actor: Actor) -> ActorDocument:
+        """The documents reads answer `actor` with, as it is now."""
 
-    async def get(self, project: str, actor_id: str, load: Callable[[], Awaitable[Actor]]) -> Actor:
+
+class ActorDocuments(Protocol):
+    """The read side of the library: actors as rendered when last saved. An actor saved
+    without rendering (by an older release, say) is rendered as it is read, never answered
+    stale."""
+
+    async def get(self, project: str, actor_id: str) -> ActorDocument | None:
+        """The actor, or None (also for another project's actor)."""
+
+    async def list(self, project: str, where: ActorFilter, page: PageRequest) -> builtins.list[ActorDocument]:
+        """Like ActorRepository.list."""
+
+    async def list_cast(self, project: str, story: str, page: PageRequest) -> builtins.list[CastDocument]:
+        """Like ActorRepository.list_cast, each actor with its look cast in the story."""
+
+
+Read = TypeVar("Read")
+
+
+class ActorCache(Protocol[Read]):
+    """Actors (aggregates or documents) read a moment ago, for reads that repeat. Only use-cases
+    that read and change nothing may answer from it: a write must check the version it read
+    against the database."""
+
+    async def get(self, project: str, actor_id: str, load: Callable[[], Awaitable[Read]]) -> Read:
         """The actor as read a moment ago, else `load()`'s answer (kept for the next read)."""
 
 

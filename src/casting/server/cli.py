@@ -23,7 +23,10 @@ def main(argv: list[str] | None = None) -> None:
         "serve",
         help="serve gRPC (CASTING_PROCESSES processes); an embedded SQLite database is migrated first",
     )
-    commands.add_parser("migrate", help="bring CASTING_DATABASE_URL to the head migration")
+    commands.add_parser(
+        "migrate",
+        help="bring CASTING_DATABASE_URL to the head migration, and render actors whose documents are behind",
+    )
     commands.add_parser(
         "collect", help="remove expired previews, unreferenced images and their blobs once, and print counts"
     )
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> None:
 
     settings = Settings()
     if args.command == "migrate":
-        asyncio.run(upgrade_to_head(settings.database_url))
+        asyncio.run(_migrate(settings))
     elif args.command == "collect":
         asyncio.run(_collect(settings))
     elif settings.processes > 1:
@@ -50,6 +53,15 @@ async def _serve(settings: Settings) -> None:
     container = Container()
     container.settings.override(settings)
     await serve(container)
+
+
+async def _migrate(settings: Settings) -> None:
+    await upgrade_to_head(settings.database_url)
+    container = Container()
+    container.settings.override(settings)
+    async with opened(container):
+        rendered = await container.actor_documents().render_behind()
+    print(json.dumps({"actors_rendered": rendered}))
 
 
 async def _collect(settings: Settings) -> None:

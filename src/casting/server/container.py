@@ -28,6 +28,7 @@ from casting.adapters.images import PillowImageCodec
 from casting.adapters.judges.gemini import GeminiJudge
 from casting.adapters.judges.offline import OfflineJudge
 from casting.adapters.recent_actors import RecentActors
+from casting.adapters.sql.actor_documents import SqlActorDocuments
 from casting.adapters.sql.engine import create_engine, create_session_factory
 from casting.adapters.sql.tracing import trace_statements
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
@@ -47,6 +48,7 @@ from casting.domain.usecases.actors import (
 from casting.domain.usecases.candidates import GenerateSheet, GenerateSheets
 from casting.domain.usecases.cast import CastVariant, ListStoryCast
 from casting.domain.usecases.collect import CollectGarbage
+from casting.domain.usecases.documents import GetActorDocument, ListActorDocuments, ListCastDocuments
 from casting.domain.usecases.idempotency import Idempotency
 from casting.domain.usecases.images import ImageKeeper, ReadImage
 from casting.domain.usecases.painting import SheetPainter, Verifying
@@ -66,6 +68,7 @@ from casting.domain.usecases.styles import ListStyles
 from casting.domain.usecases.thumbnails import ReadThumbnail
 from casting.domain.usecases.variants import BranchVariant, DeleteVariant, GetVariant, UpdateVariant
 from casting.server.auth import token_file
+from casting.server.mapping import render_actor
 from casting.server.metrics import Metrics, metrics_endpoint
 from casting.server.operations import OperationsServicer
 from casting.server.servicer import CastingServicer
@@ -216,9 +219,18 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Resource(_engine, settings=settings, tracing=tracing)
     session_factory = providers.Singleton(create_session_factory, engine=engine)
-    # GetActor and GetVariant answer from here; every unit of work drops what it changes.
+    # GetActor answers from recent documents, GetVariant and the console from recent actors;
+    # every unit of work drops what it changes from both, and renders it for the read side.
     recent_actors = providers.Singleton(RecentActors, ttl_seconds=settings.provided.actor_cache_seconds)
-    uow = providers.Factory(SqlUnitOfWork, session_factory=session_factory, recent=recent_actors)
+    recent_documents = providers.Singleton(RecentActors, ttl_seconds=settings.provided.actor_cache_seconds)
+    renderer = providers.Object(render_actor)
+    uow = providers.Factory(
+        SqlUnitOfWork,
+        session_factory=session_factory,
+        recent=providers.List(recent_actors, recent_documents),
+        render=renderer,
+    )
+    actor_documents = providers.Singleton(SqlActorDocuments, engine=engine, render=renderer)
 
     blobs = providers.Singleton(blob_store_from_url, settings.provided.blob_url)
     # Untrusted images are decoded here: threads of their own, a memory budget they share.
@@ -317,6 +329,12 @@ class Container(containers.DeclarativeContainer):
     delete_variant = providers.Singleton(DeleteVariant, uow=uow.provider, clock=clock)
     cast_variant = providers.Singleton(CastVariant, uow=uow.provider, clock=clock)
     list_story_cast = providers.Singleton(ListStoryCast, uow=uow.provider)
+    # The API's reads: the read side's documents.
+    get_actor_document = providers.Singleton(
+        GetActorDocument, documents=actor_documents, recent=recent_documents
+    )
+    list_actor_documents = providers.Singleton(ListActorDocuments, documents=actor_documents)
+    list_cast_documents = providers.Singleton(ListCastDocuments, documents=actor_documents)
     read_image = providers.Singleton(ReadImage, uow=uow.provider, blobs=blobs)
     # The console's grid thumbnails: made once, kept in the blob store.
     thumbnailer = providers.Singleton(PillowThumbnailer, pool=decoding)
@@ -376,8 +394,8 @@ class Container(containers.DeclarativeContainer):
         get_sheet=get_sheet,
         save_actor=save_actor,
         import_actor=import_actor,
-        get_actor=get_actor,
-        list_actors=list_actors,
+        get_actor=get_actor_document,
+        list_actors=list_actor_documents,
         update_actor=update_actor,
         delete_actor=delete_actor,
         branch_variant=branch_variant,
@@ -385,7 +403,7 @@ class Container(containers.DeclarativeContainer):
         update_variant=update_variant,
         delete_variant=delete_variant,
         cast_variant=cast_variant,
-        list_story_cast=list_story_cast,
+        list_story_cast=list_cast_documents,
         read_image=read_image,
         cast_story=cast_story,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -14,9 +13,11 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import code_pb2, status_pb2
 
 from casting.domain import names
+from casting.domain.documents import ActorDocument, LookDocument
 from casting.domain.errors import InvalidInput
 from casting.domain.model import Actor, Sheet, VariantKind
 from casting.domain.operations import CastingCall
+from casting.domain.usecases.actors import global_view
 from casting.domain.usecases.story_casting import OperationView
 from casting.domain.usecases.views import ActorView, VariantView
 from casting.domain.values import (
@@ -248,27 +249,27 @@ def actor_to_proto(view: ActorView) -> pb.Actor:
     )
 
 
-class ActorMessages:
-    """actor_to_proto, remembered for the last `size` (actor, story) pairs answered. The actor
-    cache hands out one Actor object, never changed, until the actor changes; while the same
-    object comes back, its message is the one already mapped, so a repeated GetActor maps
-    nothing (mapping the looks was most of what such a read cost)."""
+def render_actor(actor: Actor) -> ActorDocument:
+    """The documents the read side answers `actor` with (domain.ports.ActorRenderer), as the
+    mappings above make them: the actor with its global looks, and each look."""
+    return ActorDocument(
+        project=actor.project,
+        id=actor.id,
+        create_time=actor.create_time,
+        actor=actor_to_proto(global_view(actor)).SerializeToString(),
+        looks=tuple(
+            LookDocument(look.id, look.story, variant_to_proto(VariantView(actor, look)).SerializeToString())
+            for look in actor.variants
+        ),
+    )
 
-    def __init__(self, size: int = 1024) -> None:
-        self._size = size
-        self._mapped: OrderedDict[tuple[str, str | None], tuple[Actor, pb.Actor]] = OrderedDict()
 
-    def of(self, view: ActorView, story: str | None) -> pb.Actor:
-        key = (view.actor.id, story)
-        mapped = self._mapped.get(key)
-        if mapped is not None and mapped[0] is view.actor:
-            return mapped[1]
-        message = actor_to_proto(view)
-        self._mapped.pop(key, None)  # re-inserted at the young end
-        self._mapped[key] = (view.actor, message)
-        while len(self._mapped) > self._size:
-            self._mapped.popitem(last=False)
-        return message
+def actor_from_document(document: ActorDocument, story: str | None) -> pb.Actor:
+    """The actor with its global looks, and `story`'s when one is named."""
+    message = pb.Actor.FromString(document.actor)
+    for look in document.story_looks(story):
+        message.variants.add().MergeFromString(look)
+    return message
 
 
 def casting_calls_from_proto(project: str, roles: Iterable[pb.CastingCall]) -> tuple[CastingCall, ...]:

@@ -14,10 +14,8 @@ from casting.domain.errors import FieldViolation, InvalidInput, NotFound
 from casting.domain.usecases.actors import (
     ActorPatch,
     DeleteActor,
-    GetActor,
     ImportActor,
     ImportActorCommand,
-    ListActors,
     SaveActor,
     SaveActorCommand,
     UpdateActor,
@@ -28,7 +26,8 @@ from casting.domain.usecases.candidates import (
     GenerateSheets,
     GenerateSheetsCommand,
 )
-from casting.domain.usecases.cast import CastVariant, ListStoryCast
+from casting.domain.usecases.cast import CastVariant
+from casting.domain.usecases.documents import GetActorDocument, ListActorDocuments, ListCastDocuments
 from casting.domain.usecases.images import ReadImage
 from casting.domain.usecases.sheets import GetSheet
 from casting.domain.usecases.story_casting import CastStoryCommand, StartCastStory
@@ -42,7 +41,7 @@ from casting.domain.usecases.variants import (
     VariantPatch,
 )
 from casting.server.mapping import (
-    ActorMessages,
+    actor_from_document,
     actor_to_proto,
     casting_calls_from_proto,
     changes_from_proto,
@@ -115,8 +114,8 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
         get_sheet: GetSheet,
         save_actor: SaveActor,
         import_actor: ImportActor,
-        get_actor: GetActor,
-        list_actors: ListActors,
+        get_actor: GetActorDocument,
+        list_actors: ListActorDocuments,
         update_actor: UpdateActor,
         delete_actor: DeleteActor,
         branch_variant: BranchVariant,
@@ -124,7 +123,7 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
         update_variant: UpdateVariant,
         delete_variant: DeleteVariant,
         cast_variant: CastVariant,
-        list_story_cast: ListStoryCast,
+        list_story_cast: ListCastDocuments,
         read_image: ReadImage,
         cast_story: StartCastStory,
     ) -> None:
@@ -146,7 +145,6 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
         self._list_story_cast = list_story_cast
         self._read_image = read_image
         self._cast_story = cast_story
-        self._actor_messages = ActorMessages()
 
     async def ListStyles(self, request: pb.ListStylesRequest, context: Context) -> pb.ListStylesResponse:
         story_styles, image_styles = await self._list_styles()
@@ -236,18 +234,19 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
     async def GetActor(self, request: pb.GetActorRequest, context: Context) -> pb.Actor:
         name = names.parse_actor(request.name, "name")
         story = _story_in(name.project, request.story, "story")
-        return self._actor_messages.of(await self._get_actor(name.project, name.id, story), story)
+        return actor_from_document(await self._get_actor(name.project, name.id), story)
 
     async def ListActors(self, request: pb.ListActorsRequest, context: Context) -> pb.ListActorsResponse:
-        page = await self._list_actors(
+        documents, next_page_token = await self._list_actors(
             names.parse_project(request.parent, "parent"),
             request.page_size,
             request.page_token,
             request.filter,
         )
-        return pb.ListActorsResponse(
-            actors=[actor_to_proto(a) for a in page.actors], next_page_token=page.next_page_token
-        )
+        response = pb.ListActorsResponse(next_page_token=next_page_token)
+        for document in documents:
+            response.actors.add().MergeFromString(document.actor)
+        return response
 
     async def UpdateActor(self, request: pb.UpdateActorRequest, context: Context) -> pb.Actor:
         name = names.parse_actor(request.actor.name, "actor.name")
@@ -320,18 +319,16 @@ class CastingServicer(casting_pb2_grpc.CastingServiceServicer):
         self, request: pb.ListStoryCastRequest, context: Context
     ) -> pb.ListStoryCastResponse:
         story = names.parse_story(request.parent, "parent")
-        page = await self._list_story_cast(story.project, story.id, request.page_size, request.page_token)
-        return pb.ListStoryCastResponse(
-            cast=[
-                pb.CastMember(
-                    actor=member.actor.name,
-                    actor_display_name=member.actor.display_name,
-                    variant=variant_to_proto(member),
-                )
-                for member in page.members
-            ],
-            next_page_token=page.next_page_token,
+        members, next_page_token = await self._list_story_cast(
+            story.project, story.id, request.page_size, request.page_token
         )
+        response = pb.ListStoryCastResponse(next_page_token=next_page_token)
+        for member in members:
+            cast = response.cast.add(
+                actor=names.actor(member.project, member.id), actor_display_name=member.display_name
+            )
+            cast.variant.MergeFromString(member.look)
+        return response
 
     async def ReadImage(
         self, request: pb.ReadImageRequest, context: Context

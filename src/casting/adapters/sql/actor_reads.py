@@ -32,12 +32,16 @@ _LINKS = VariantImageRow.__table__
 _REFERENCES = ImageRow.__table__.alias("reference")
 _IMAGES = ImageRow.__table__.alias("image")
 
+# The aggregate's columns: the rendered documents are the read side's (actor_documents.py).
+_ACTOR_COLUMNS = [c for c in _ACTORS.c if c.name not in ("document", "document_version")]
+_LOOK_COLUMNS = [c for c in _LOOKS.c if c.name != "document"]
+
 # A look's row: its columns, then its reference image's, then one of its own images'.
-_REFERENCE_AT = len(_LOOKS.c)
+_REFERENCE_AT = len(_LOOK_COLUMNS)
 _IMAGE_AT = _REFERENCE_AT + len(IMAGE_COLUMNS)
 _LOOKS_WITH_IMAGES = (
     select(
-        *_LOOKS.c,
+        *_LOOK_COLUMNS,
         *(_REFERENCES.c[name].label(f"reference_{name}") for name in IMAGE_COLUMNS),
         *(_IMAGES.c[name].label(f"image_{name}") for name in IMAGE_COLUMNS),
     )
@@ -68,7 +72,9 @@ def _with_casts(actors: Select[Any]) -> Select[Any]:
 
 # Built once: building a statement costs more than the rest of a GetActor's Python work.
 _ONE_ACTOR = _with_casts(
-    select(_ACTORS).where(_ACTORS.c.id == bindparam("actor_id"), _ACTORS.c.project == bindparam("project"))
+    select(*_ACTOR_COLUMNS).where(
+        _ACTORS.c.id == bindparam("actor_id"), _ACTORS.c.project == bindparam("project")
+    )
 )
 _LOOKS_OF = _LOOKS_WITH_IMAGES.where(_LOOKS.c.character_id.in_(bindparam("actor_ids", expanding=True)))
 
@@ -81,7 +87,12 @@ async def get(connection: AsyncConnection, project: str, actor_id: str) -> Actor
 async def list_actors(
     connection: AsyncConnection, project: str, where: ActorFilter, page: PageRequest
 ) -> list[Actor]:
-    query = select(_ACTORS).where(_ACTORS.c.project == project)
+    return await _read(connection, _with_casts(page_of(actors_query(project, where), page)))
+
+
+def actors_query(project: str, where: ActorFilter) -> Select[Any]:
+    """The project's actors that `where` lets through, as rows of characters."""
+    query = select(*_ACTOR_COLUMNS).where(_ACTORS.c.project == project)
     if where.display_name is not None:
         query = query.where(_ACTORS.c.display_name == where.display_name)
     if where.display_name_prefix is not None:
@@ -92,7 +103,7 @@ async def list_actors(
     if where.verified is not None:
         failed = _a_failed_look()
         query = query.where(~failed if where.verified else failed)
-    return await _read(connection, _with_casts(_page(query, page)))
+    return query
 
 
 def _a_failed_look() -> Exists:
@@ -111,14 +122,23 @@ def _a_failed_look() -> Exists:
 
 
 async def list_cast(connection: AsyncConnection, project: str, story: str, page: PageRequest) -> list[Actor]:
+    return await _read(connection, _with_casts(page_of(cast_query(project, story), page)))
+
+
+async def read_many(connection: AsyncConnection, actor_ids: list[str]) -> list[Actor]:
+    """The actors of these ids, newest first."""
+    return await _read(connection, _with_casts(select(*_ACTOR_COLUMNS).where(_ACTORS.c.id.in_(actor_ids))))
+
+
+def cast_query(project: str, story: str) -> Select[Any]:
+    """The project's actors cast in `story`, as rows of characters joined to their cast."""
     cast_in_story = and_(
         _CASTS.c.character_id == _ACTORS.c.id, _CASTS.c.project == project, _CASTS.c.story_id == story
     )
-    query = select(_ACTORS).join(_CASTS, cast_in_story).where(_ACTORS.c.project == project)
-    return await _read(connection, _with_casts(_page(query, page)))
+    return select(*_ACTOR_COLUMNS).join(_CASTS, cast_in_story).where(_ACTORS.c.project == project)
 
 
-def _page(query: Select[Any], page: PageRequest) -> Select[Any]:
+def page_of(query: Select[Any], page: PageRequest) -> Select[Any]:
     """Newest first, after the cursor; one row more than the page to tell if more follow."""
     if page.after is not None:
         created, last_id = page.after.create_time, page.after.id

@@ -48,6 +48,9 @@ class SqlActorRepository:
         # The actors this unit of work added, changed or deleted: their cached copies go stale
         # when it commits.
         self.changed: set[str] = set()
+        # The actors it added or changed, as they are to be committed: their documents for
+        # reads are rendered from these (actor_documents.py).
+        self.kept: dict[str, Actor] = {}
 
     async def add(self, actor: Actor) -> None:
         row = ActorRow()
@@ -55,6 +58,12 @@ class SqlActorRepository:
         self._session.add(row)
         self._rows[actor.id] = row
         self.changed.add(actor.id)
+        self.kept[actor.id] = actor
+
+    def kept_versions(self) -> builtins.list[tuple[Actor, int]]:
+        """The actors this unit of work added or changed, each with its row's version (the
+        one to be committed, once flushed)."""
+        return [(actor, self._rows[actor_id].version) for actor_id, actor in self.kept.items()]
 
     async def get(self, project: str, actor_id: str, *, for_update: bool = False) -> Actor | None:
         query = _aggregates().where(ActorRow.id == actor_id, ActorRow.project == project)
@@ -73,6 +82,7 @@ class SqlActorRepository:
         if row is None:
             raise Conflict("the actor was deleted concurrently; retry the request")
         self.changed.add(actor.id)
+        self.kept[actor.id] = actor
         async with conflicts_as_domain_errors():
             # Every save bumps the version, so a concurrent save of the same actor fails even
             # when only its variants changed.
@@ -92,6 +102,7 @@ class SqlActorRepository:
             await self._session.delete(row)
             del self._rows[actor.id]
             self.changed.add(actor.id)
+            self.kept.pop(actor.id, None)
 
     # `list` is a method of this class: annotations here spell the builtin `builtins.list`.
     async def list(self, project: str, where: ActorFilter, page: PageRequest) -> builtins.list[Actor]:

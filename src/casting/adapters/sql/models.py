@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -98,6 +99,10 @@ class ActorRow(Base):
     create_time: Mapped[datetime]
     update_time: Mapped[datetime]
     version: Mapped[int] = mapped_column(Integer)
+    # The read side's rendering of the actor (actor_documents.py), good while document_version
+    # is version: a save that did not render it (an older release's) leaves it behind.
+    document: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
+    document_version: Mapped[int | None] = mapped_column(deferred=True, deferred_raiseload=True)
 
     # The database deletes the children (ON DELETE CASCADE); passive_deletes spares the loads.
     variants: Mapped[list[VariantRow]] = relationship(
@@ -133,6 +138,8 @@ class VariantRow(ProvenanceColumns, Base):
     is_default: Mapped[bool]
     create_time: Mapped[datetime]
     update_time: Mapped[datetime]
+    # Rendered with its actor's document, and as current as it.
+    document: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
 
     images: Mapped[list[VariantImageRow]] = relationship(
         lazy="raise",

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from casting.adapters.recent_actors import RecentActors
+from casting.adapters.sql.actor_documents import write_documents
 from casting.adapters.sql.actors import SqlActorRepository
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors, unavailable
 from casting.adapters.sql.idempotency import SqlIdempotencyRepository
@@ -16,13 +18,16 @@ from casting.adapters.sql.ledger import SqlLedgerRepository
 from casting.adapters.sql.operations import SqlOperationRepository
 from casting.adapters.sql.sheets import SqlSheetRepository
 from casting.adapters.sql.thumbnails import SqlThumbnailRepository
+from casting.domain.ports import ActorRenderer
 
 
 class SqlUnitOfWork:
     """Implements domain.ports.UnitOfWork. Cheap to create: the session opens on entry, so
     one instance per use-case call (or one reused sequentially) is fine; never share one
     between concurrent calls. A database out of reach anywhere in the block (commit included)
-    leaves it as StorageUnavailable. A commit drops the actors it changed from `recent`."""
+    leaves it as StorageUnavailable. A commit renders the actors it adds or changes for the
+    read side with `render` (without one they are rendered as they are read), and drops them
+    from the `recent` caches."""
 
     actors: SqlActorRepository
     sheets: SqlSheetRepository
@@ -33,10 +38,14 @@ class SqlUnitOfWork:
     ledger: SqlLedgerRepository
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], recent: RecentActors | None = None
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        recent: Sequence[RecentActors[Any]] = (),
+        render: ActorRenderer | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._recent = recent
+        self._render = render
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -69,11 +78,18 @@ class SqlUnitOfWork:
     async def commit(self) -> None:
         try:
             async with conflicts_as_domain_errors():
-                await self._active().commit()
+                session = self._active()
+                if self._render is not None and self.actors.kept:
+                    await session.flush()  # the versions the documents are rendered at
+                    render = self._render
+                    rendered = ((render(actor), at) for actor, at in self.actors.kept_versions())
+                    await write_documents(await session.connection(), rendered)
+                await session.commit()
         finally:
             # Also when the commit failed: whether it took effect is then unknown.
-            if self._recent is not None and self.actors.changed:
-                self._recent.forget(self.actors.changed)
+            if self.actors.changed:
+                for recent in self._recent:
+                    recent.forget(self.actors.changed)
 
     async def rollback(self) -> None:
         await self._active().rollback()

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from casting.domain import names, styles
 from casting.domain.errors import FieldViolation, InvalidImage, InvalidInput, NotFound
 from casting.domain.model import Actor, VariantKind
-from casting.domain.pagination import Cursor, page_request, split_page
-from casting.domain.ports import ActorCache, Clock, IdFactory, ImageCodec, UnitOfWork
+from casting.domain.pagination import Cursor, PageRequest, page_request, split_page
+from casting.domain.ports import ActorCache, ActorFilter, Clock, IdFactory, ImageCodec, UnitOfWork
 from casting.domain.usecases.filters import parse_actor_filter
 from casting.domain.usecases.idempotency import (
     Idempotency,
@@ -225,7 +225,9 @@ class ImportActor:
         return []
 
 
-async def read_actor(uow: Callable[[], UnitOfWork], recent: ActorCache, project: str, actor_id: str) -> Actor:
+async def read_actor(
+    uow: Callable[[], UnitOfWork], recent: ActorCache[Actor], project: str, actor_id: str
+) -> Actor:
     """The actor for a use-case that only reads: it may come from `recent`."""
 
     async def load() -> Actor:
@@ -239,7 +241,7 @@ async def read_actor(uow: Callable[[], UnitOfWork], recent: ActorCache, project:
 
 
 class GetActor:
-    def __init__(self, uow: Callable[[], UnitOfWork], recent: ActorCache) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], recent: ActorCache[Actor]) -> None:
         self._uow = uow
         self._recent = recent
 
@@ -249,15 +251,21 @@ class GetActor:
         return ActorView(actor, actor.visible_variants(story))
 
 
+def actor_page(
+    project: str, page_size: int, page_token: str, filter_text: str
+) -> tuple[ActorFilter, PageRequest, str]:
+    """ListActors' filter, page, and the query its page tokens are bound to."""
+    query = f"actors|{project}|{filter_text}"
+    return parse_actor_filter(filter_text), page_request(page_size, page_token, query), query
+
+
 class ListActors:
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
 
     async def __call__(self, project: str, page_size: int, page_token: str, filter_text: str) -> ActorPage:
         """A page of the project's actors, newest first, each with its global looks."""
-        where = parse_actor_filter(filter_text)
-        query = f"actors|{project}|{filter_text}"
-        page = page_request(page_size, page_token, query)
+        where, page, query = actor_page(project, page_size, page_token, filter_text)
         async with self._uow() as uow:
             rows = await uow.actors.list(project, where, page)
         actors, token = split_page(rows, page, query, actor_cursor)

@@ -249,7 +249,7 @@ def _drawn_already(command: BranchVariantCommand) -> list[FieldViolation]:
 
 
 class GetVariant:
-    def __init__(self, uow: Callable[[], UnitOfWork], recent: ActorCache) -> None:
+    def __init__(self, uow: Callable[[], UnitOfWork], recent: ActorCache[Actor]) -> None:
         self._uow = uow
         self._recent = recent
 

@@ -1,0 +1,184 @@
+"""The read side of the library (domain.ports.ActorDocuments): actors as the documents they
+were rendered to when saved, each read in one statement and answered without rebuilding an
+aggregate. A document is good while its actor's version is the one it was rendered at; an
+actor saved without rendering (by an older release, or before the documents existed) is read
+as an aggregate and rendered then (actor_reads.py), never answered stale."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import Row, and_, bindparam, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from casting.adapters.sql import actor_reads
+from casting.adapters.sql.conflicts import unavailable
+from casting.adapters.sql.models import ActorRow, CastRow, VariantRow
+from casting.domain.documents import ActorDocument, CastDocument, LookDocument
+from casting.domain.pagination import PageRequest
+from casting.domain.ports import ActorFilter, ActorRenderer
+
+_ACTORS = ActorRow.__table__
+_LOOKS = VariantRow.__table__
+_CASTS = CastRow.__table__
+
+# NULL, not true, for an actor never rendered.
+_FRESH = (_ACTORS.c.document_version == _ACTORS.c.version).label("fresh")
+_HEAD = (_ACTORS.c.id, _ACTORS.c.create_time, _ACTORS.c.document, _FRESH)
+_LOOK = (_LOOKS.c.id.label("look_id"), _LOOKS.c.story_id, _LOOKS.c.document.label("look"))
+
+# An actor with its story-scoped looks (its global ones are in its own document).
+_ONE_ACTOR = (
+    select(*_HEAD, *_LOOK)
+    .select_from(
+        _ACTORS.outerjoin(_LOOKS, and_(_LOOKS.c.character_id == _ACTORS.c.id, _LOOKS.c.story_id.is_not(None)))
+    )
+    .where(_ACTORS.c.id == bindparam("actor_id"), _ACTORS.c.project == bindparam("project"))
+    .order_by(_LOOKS.c.create_time, _LOOKS.c.id)
+)
+# Each only while the actor is still at the version the documents were rendered from: a save
+# that won meanwhile keeps its own.
+_RENDER_ACTOR = (
+    update(_ACTORS)
+    .where(_ACTORS.c.id == bindparam("actor_id"), _ACTORS.c.version == bindparam("rendered_at"))
+    .values(document=bindparam("head"), document_version=bindparam("rendered_at"))
+)
+_RENDER_LOOK = (
+    update(_LOOKS)
+    .where(
+        _LOOKS.c.id == bindparam("look_id"),
+        select(_ACTORS.c.version).where(_ACTORS.c.id == _LOOKS.c.character_id).scalar_subquery()
+        == bindparam("rendered_at"),
+    )
+    .values(document=bindparam("look"))
+)
+_BEHIND = (
+    select(_ACTORS.c.id, _ACTORS.c.version)
+    .where(
+        _ACTORS.c.id > bindparam("after"),
+        or_(_ACTORS.c.document_version.is_(None), _ACTORS.c.document_version != _ACTORS.c.version),
+    )
+    .order_by(_ACTORS.c.id)
+    .limit(bindparam("batch"))
+)
+
+
+async def write_documents(connection: AsyncConnection, rendered: Iterable[tuple[ActorDocument, int]]) -> None:
+    """Stores actors' documents, each rendered from the actor at the version given: two
+    statements, however many actors and looks."""
+    rendered = list(rendered)
+    if not rendered:
+        return
+    await connection.execute(
+        _RENDER_ACTOR, [{"actor_id": d.id, "head": d.actor, "rendered_at": at} for d, at in rendered]
+    )
+    looks = [
+        {"look_id": look.id, "look": look.document, "rendered_at": at}
+        for d, at in rendered
+        for look in d.looks
+    ]
+    await connection.execute(_RENDER_LOOK, looks)
+
+
+class SqlActorDocuments:
+    def __init__(self, engine: AsyncEngine, render: ActorRenderer) -> None:
+        self._engine = engine
+        self._render = render
+
+    async def get(self, project: str, actor_id: str) -> ActorDocument | None:
+        async with self._connection() as connection:
+            rows = (await connection.execute(_ONE_ACTOR, {"actor_id": actor_id, "project": project})).all()
+            if not rows:
+                return None
+            head = rows[0]
+            looks = [row for row in rows if row.look_id is not None]
+            if _rendered(head, looks):
+                return _document(project, head, looks)
+            rendered = await self._rendered_now(connection, [actor_id])
+        return rendered.get(actor_id)
+
+    async def list(self, project: str, where: ActorFilter, page: PageRequest) -> list[ActorDocument]:
+        query = actor_reads.page_of(actor_reads.actors_query(project, where), page)
+        async with self._connection() as connection:
+            heads = (await connection.execute(query.with_only_columns(*_HEAD))).all()
+            rendered = await self._rendered_now(connection, [head.id for head in heads if not head.fresh])
+        return [rendered.get(head.id) or _document(project, head, ()) for head in heads]
+
+    async def list_cast(self, project: str, story: str, page: PageRequest) -> list[CastDocument]:
+        query = (
+            actor_reads.page_of(actor_reads.cast_query(project, story), page)
+            .join(_LOOKS, _LOOKS.c.id == _CASTS.c.variant_id)
+            .with_only_columns(*_HEAD, _ACTORS.c.display_name, *_LOOK)
+        )
+        async with self._connection() as connection:
+            members = (await connection.execute(query)).all()
+            rendered = await self._rendered_now(
+                connection, [member.id for member in members if not _rendered(member, [member])]
+            )
+        return [
+            CastDocument(
+                project=project,
+                id=member.id,
+                create_time=member.create_time,
+                display_name=member.display_name,
+                look=_look_of(rendered[member.id], member.look_id) if member.id in rendered else member.look,
+            )
+            for member in members
+        ]
+
+    async def render_behind(self, batch: int = 500) -> int:
+        """Renders every actor whose documents are behind its rows (saved before documents
+        existed, or by an older release), so that reads need not; returns how many."""
+        rendered, after = 0, ""
+        while True:
+            async with self._connection() as connection, connection.begin():
+                behind = (await connection.execute(_BEHIND, {"after": after, "batch": batch})).all()
+                if not behind:
+                    return rendered
+                # Read after their versions: an actor saved in between is newer than the version
+                # seen, and its documents are then left to that save.
+                seen = {row.id: row.version for row in behind}
+                actors = await actor_reads.read_many(connection, list(seen))
+                await write_documents(connection, ((self._render(a), seen[a.id]) for a in actors))
+            rendered += len(actors)
+            after = behind[-1].id
+
+    async def _rendered_now(
+        self, connection: AsyncConnection, actor_ids: list[str]
+    ) -> dict[str, ActorDocument]:
+        """The actors of these ids, read as aggregates and rendered (their documents are behind)."""
+        if not actor_ids:
+            return {}
+        return {actor.id: self._render(actor) for actor in await actor_reads.read_many(connection, actor_ids)}
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+        try:
+            async with self._engine.connect() as connection:
+                yield connection
+        except Exception as error:
+            if (outage := unavailable(error)) is not None:
+                raise outage from error
+            raise
+
+
+def _rendered(head: Row[Any], looks: Iterable[Row[Any]]) -> bool:
+    """Whether the actor's documents are as new as its rows."""
+    return bool(head.fresh) and all(look[-1] is not None for look in looks)
+
+
+def _document(project: str, head: Row[Any], looks: Iterable[Row[Any]]) -> ActorDocument:
+    return ActorDocument(
+        project=project,
+        id=head.id,
+        create_time=head.create_time,
+        actor=head.document,
+        # Every look row ends with the columns of _LOOK.
+        looks=tuple(LookDocument(*look[-3:]) for look in looks),
+    )
+
+
+def _look_of(document: ActorDocument, look_id: str) -> bytes:
+    return next(look.document for look in document.looks if look.id == look_id)
