@@ -4,15 +4,15 @@ it is read, never answered stale, until `render_behind` catches it up."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from casting.adapters.sql.actor_documents import SqlActorDocuments
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
-from casting.domain.documents import ActorDocument
-from casting.domain.pagination import PageRequest
+from casting.domain.documents import ActorDocument, CastDocument
+from casting.domain.pagination import Cursor, PageRequest
 from casting.domain.ports import ActorFilter
 from casting.server.mapping import actor_from_document, render_actor
 from tests.integration.conftest import PROJECT, Library
@@ -116,3 +116,34 @@ async def test_an_actor_saved_without_rendering_is_read_as_it_is_now(
     assert shown(await documents.get(PROJECT, never.id)) == shown(render_actor(never))
     assert await statements(engine, lambda: documents.get(PROJECT, full.id)) == 1
     assert plain.id in {d.id for d in await documents.list(PROJECT, ActorFilter(), PAGE)}
+
+
+async def test_pages_of_documents_follow_the_cursor_as_the_aggregate_pages_do(
+    rendering: Library, documents: SqlActorDocuments
+) -> None:
+    cast = [rendering.actor(f"Cast {n}", looks=2) for n in range(5)]
+    for n, actor in enumerate(cast):
+        actor.cast(actor.variants[n % 2].id, "story-1", rendering.tick())
+    await rendering.store(*cast, rendering.actor("Uncast"), rendering.actor("Foreign", project="other"))
+
+    async with rendering.uow() as uow:
+        everyone = await uow.actors.list(PROJECT, ActorFilter(), PageRequest(50, None))
+        everyone_cast = await uow.actors.list_cast(PROJECT, "story-1", PageRequest(50, None))
+
+    async def listing(page: PageRequest) -> Sequence[ActorDocument | CastDocument]:
+        return await documents.list(PROJECT, ActorFilter(), page)
+
+    async def casting(page: PageRequest) -> Sequence[ActorDocument | CastDocument]:
+        return await documents.list_cast(PROJECT, "story-1", page)
+
+    for read, expected in ((listing, everyone), (casting, everyone_cast)):
+        pages: list[list[str]] = []
+        after: Cursor | None = None
+        while True:
+            rows = await read(PageRequest(2, after))
+            pages.append([row.id for row in rows[:2]])
+            if len(rows) <= 2:
+                break
+            after = Cursor(rows[1].create_time, rows[1].id)
+        assert [actor_id for page in pages for actor_id in page] == [actor.id for actor in expected]
+        assert all(len(page) == 2 for page in pages[:-1])

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, or_, select, update
+from sqlalchemy import Integer, Row, Select, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from casting.adapters.sql import actor_reads
@@ -38,6 +38,24 @@ _ONE_ACTOR = (
     .where(_ACTORS.c.id == bindparam("actor_id"), _ACTORS.c.project == bindparam("project"))
     .order_by(_LOOKS.c.create_time, _LOOKS.c.id)
 )
+
+
+def _cast_page(after: bool) -> Select[Any]:
+    """A page of a story's cast, each actor with its look there: built once (building it cost
+    a fifth of the call), the first page and the pages after a cursor."""
+    cursor = (
+        (bindparam("after_time", type_=_ACTORS.c.create_time.type), bindparam("after_id")) if after else None
+    )
+    cast = actor_reads.cast_query(bindparam("project"), bindparam("story"))
+    return (
+        actor_reads.paged(cast, cursor, bindparam("limit", type_=Integer))
+        .join(_LOOKS, _LOOKS.c.id == _CASTS.c.variant_id)
+        .with_only_columns(*_HEAD, _ACTORS.c.display_name, *_LOOK)
+    )
+
+
+_CAST_PAGES = {after: _cast_page(after) for after in (False, True)}
+
 # Each only while the actor is still at the version the documents were rendered from: a save
 # that won meanwhile keeps its own.
 _RENDER_ACTOR = (
@@ -107,13 +125,11 @@ class SqlActorDocuments:
         return [rendered.get(head.id) or _document(project, head, ()) for head in heads]
 
     async def list_cast(self, project: str, story: str, page: PageRequest) -> list[CastDocument]:
-        query = (
-            actor_reads.page_of(actor_reads.cast_query(project, story), page)
-            .join(_LOOKS, _LOOKS.c.id == _CASTS.c.variant_id)
-            .with_only_columns(*_HEAD, _ACTORS.c.display_name, *_LOOK)
-        )
+        parameters: dict[str, Any] = {"project": project, "story": story, "limit": page.size + 1}
+        if page.after is not None:
+            parameters.update(after_time=page.after.create_time, after_id=page.after.id)
         async with self._connection() as connection:
-            members = (await connection.execute(query)).all()
+            members = (await connection.execute(_CAST_PAGES[page.after is not None], parameters)).all()
             rendered = await self._rendered_now(
                 connection, [member.id for member in members if not _rendered(member, [member])]
             )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Exists, Select, and_, bindparam, or_, select
+from sqlalchemy import BindParameter, Exists, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from casting.adapters.sql.mappers import IMAGE_COLUMNS, actor_from_columns, variant_from_columns
@@ -130,7 +130,7 @@ async def read_many(connection: AsyncConnection, actor_ids: list[str]) -> list[A
     return await _read(connection, _with_casts(select(*_ACTOR_COLUMNS).where(_ACTORS.c.id.in_(actor_ids))))
 
 
-def cast_query(project: str, story: str) -> Select[Any]:
+def cast_query(project: str | BindParameter[str], story: str | BindParameter[str]) -> Select[Any]:
     """The project's actors cast in `story`, as rows of characters joined to their cast."""
     cast_in_story = and_(
         _CASTS.c.character_id == _ACTORS.c.id, _CASTS.c.project == project, _CASTS.c.story_id == story
@@ -140,15 +140,22 @@ def cast_query(project: str, story: str) -> Select[Any]:
 
 def page_of(query: Select[Any], page: PageRequest) -> Select[Any]:
     """Newest first, after the cursor; one row more than the page to tell if more follow."""
-    if page.after is not None:
-        created, last_id = page.after.create_time, page.after.id
+    after = (page.after.create_time, page.after.id) if page.after is not None else None
+    return paged(query, after, page.size + 1)
+
+
+def paged(query: Select[Any], after: tuple[Any, Any] | None, limit: Any) -> Select[Any]:
+    """`query` newest first, after the (create_time, id) cursor if any, up to `limit` rows: values,
+    or bound parameters for a statement built once."""
+    if after is not None:
+        created, last_id = after
         query = query.where(
             or_(
                 _ACTORS.c.create_time < created,
                 and_(_ACTORS.c.create_time == created, _ACTORS.c.id < last_id),
             )
         )
-    return query.order_by(_ACTORS.c.create_time.desc(), _ACTORS.c.id.desc()).limit(page.size + 1)
+    return query.order_by(_ACTORS.c.create_time.desc(), _ACTORS.c.id.desc()).limit(limit)
 
 
 async def _read(
