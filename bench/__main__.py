@@ -30,7 +30,7 @@ SECTIONS = (
     "verification",
 )
 # Sections that need the throwaway PostgreSQL cluster.
-ON_POSTGRES = ("real-client", "library", "ledger", "cap")
+ON_POSTGRES = ("real-client", "library", "ledger", "throughput", "cap")
 # The real-client section's servers hold a connection per model call in flight (the shared cap's
 # advisory locks), 100 in a burst, besides their pools: more than PostgreSQL's default 100.
 MAX_CONNECTIONS = 400
@@ -71,7 +71,7 @@ async def run(report: Report, sections: tuple[str, ...], postgres_url: str | Non
         prior = (0, 2_000) if quick else (0, 20_000)
         await ledger.ledger(report, prior, calls=30 if quick else 200, postgres_url=postgres_url)
     if "throughput" in sections:
-        await throughput.throughput(report, png, levels=(1, 8, 32), seconds=1.0 if quick else 4.0)
+        await throughput.throughput(report, png, (1, 8, 32), 1.0 if quick else 4.0, postgres_url)
     if "memory" in sections:
         await memory.memory(report, client_counts=(1, 20))
     if "bombs" in sections:
@@ -92,7 +92,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run of a minute or so")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=SECTIONS, help="run only these")
-    parser.add_argument("--no-postgres", action="store_true", help="library and ledger on SQLite only")
+    parser.add_argument(
+        "--no-postgres", action="store_true", help="the sections that use PostgreSQL on SQLite only"
+    )
     args = parser.parse_args()
     # The access log is one line per RPC; the benchmarks make many thousands.
     logging.basicConfig(level=logging.WARNING)

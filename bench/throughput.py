@@ -1,6 +1,7 @@
-"""Read throughput: GetActor at 1, 8 and 32 concurrent clients (QPS and p99), beside the QPS of
-a no-op handler serving the same response from a bare grpc.aio server set up the same way
-(in this process, load from another): the ceiling of gRPC in Python on this machine."""
+"""Read throughput: GetActor at 1, 8 and 32 concurrent clients (QPS and p99), on SQLite with the
+read cache on and off and on PostgreSQL with it off, beside the QPS of a no-op handler serving
+the same response from a bare grpc.aio server set up the same way (in this process, load from
+another): the ceiling of gRPC in Python on this machine."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import grpc
 from bench.harness import PARENT, Served, StandInGenerator, service, sqlite_url
 from bench.load import drive, load_process
 from bench.report import Report, ms, percentile
+from casting.adapters.sql.migrate import upgrade_to_head
 from casting.v1 import casting_pb2 as pb
 
 SECTION = "throughput"
@@ -66,7 +68,9 @@ async def served_actor(served: Served) -> pb.Actor:
     return await served.stub.GetActor(pb.GetActorRequest(name=actor.name))
 
 
-async def throughput(report: Report, png: bytes, levels: tuple[int, ...], seconds: float) -> None:
+async def throughput(
+    report: Report, png: bytes, levels: tuple[int, ...], seconds: float, postgres_url: str | None
+) -> None:
     print(f"\n[{SECTION}] GetActor, {seconds:.0f} s per level, load from a separate process")
     with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp, load_process() as loader:
         directory = Path(tmp)
@@ -79,12 +83,22 @@ async def throughput(report: Report, png: bytes, levels: tuple[int, ...], second
             return len(latencies) / window, ms(percentile(latencies, 99))
 
         database_url = await sqlite_url(directory)
+        # As deployed (the read cache on, its default time), and every read from the database:
+        # SQLite's, and PostgreSQL's when there is one.
+        servers_to_run: list[tuple[str, str, dict[str, Any]]] = [
+            ("GetActor", database_url, {}),
+            ("GetActor, cache off", database_url, {"actor_cache_seconds": 0}),
+        ]
+        if postgres_url is not None:
+            await upgrade_to_head(postgres_url)
+            servers_to_run.append(
+                ("GetActor, cache off, PostgreSQL", postgres_url, {"actor_cache_seconds": 0})
+            )
         async with AsyncExitStack() as servers:
-            # As deployed (the read cache on, its default time), and every read from the database.
             requests: dict[str, tuple[int, bytes]] = {}
-            for label, cache in (("GetActor", {}), ("GetActor, cache off", {"actor_cache_seconds": 0})):
+            for label, url, cache in servers_to_run:
                 served = await servers.enter_async_context(
-                    service(database_url, directory, StandInGenerator(png, 0.0), **cache)
+                    service(url, directory, StandInGenerator(png, 0.0), **cache)
                 )
                 actor = await served_actor(served)
                 requests[label] = (served.port, pb.GetActorRequest(name=actor.name).SerializeToString())
