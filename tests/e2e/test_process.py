@@ -69,3 +69,23 @@ def test_serve_migrates_the_embedded_database_serves_and_stops_on_sigterm(tmp_pa
     output = (tmp_path / "server.log").read_text()
     assert "offline generator" in output
     assert (tmp_path / "var" / "casting.db").exists()
+
+
+def test_serve_exits_when_start_up_fails_after_the_metrics_endpoint_opened(tmp_path: Path) -> None:
+    env = os.environ | {
+        "CASTING_HOST": "127.0.0.1",
+        "CASTING_PORT": str(free_port()),
+        "CASTING_METRICS_PORT": str(free_port()),
+        "CASTING_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'casting.db'}",
+        "CASTING_BLOB_URL": f"file://{tmp_path / 'blobs'}",
+        "CASTING_CONSOLE_PORT": "0",
+        "CASTING_GENERATOR": "gemini",  # and no key: the model client refuses to start
+    }
+    env.pop("GEMINI_API_KEY", None)
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "casting.server.cli", "serve"], env=env, capture_output=True, timeout=60
+    )
+
+    assert finished.returncode != 0
+    assert b"API key" in finished.stderr

@@ -416,7 +416,13 @@ async def opened(container: Container) -> AsyncIterator[Container]:
     Async resources make every provider built on them return awaitables; once they are open,
     they are switched to synchronous so that the rest of the graph resolves plainly.
     """
-    await container.init_resources()
+    try:
+        await container.init_resources()
+    except BaseException:
+        # Close those that did open. Left to the interpreter's exit, the metrics endpoint's
+        # shutdown waited forever for its thread, already stopped: `casting serve` hung.
+        await container.shutdown_resources()
+        raise
     resources = list(container.traverse(types=[providers.Resource]))
     for resource in resources:
         resource.disable_async_mode()
