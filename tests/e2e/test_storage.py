@@ -5,6 +5,7 @@ and a shared PostgreSQL database is migrated by `casting migrate` before `castin
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -183,6 +184,7 @@ def test_casting_migrate_then_casting_serve_on_postgresql_and_s3(
 
         migrated = subprocess.run([*casting, "migrate"], env=env, capture_output=True, text=True, timeout=60)
         assert migrated.returncode == 0, migrated.stderr
+        assert json.loads(migrated.stdout) == {"actors_rendered": 0}
 
         with (tmp_path / "server.log").open("wb") as log:
             server = subprocess.Popen([*casting, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -198,6 +200,9 @@ def test_casting_migrate_then_casting_serve_on_postgresql_and_s3(
                     pb.SaveActorRequest(parent=P, sheet=sheet.name, display_name="Mina"), timeout=30
                 )
                 assert sync_stub.GetActor(pb.GetActorRequest(name=actor.name), timeout=30) == actor
+            # The server rendered the actor it saved for reads: migrating again finds none behind.
+            again = subprocess.run([*casting, "migrate"], env=env, capture_output=True, text=True, timeout=60)
+            assert json.loads(again.stdout) == {"actors_rendered": 0}, again.stderr
             server.send_signal(signal.SIGTERM)
             assert server.wait(timeout=20) == 0
         finally:
