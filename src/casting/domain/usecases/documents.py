@@ -22,7 +22,7 @@ class GetActorDocument:
         self._recent = recent
 
     async def __call__(self, project: str, actor_id: str) -> ActorDocument:
-        """The actor; its looks to show are `visible(story)`."""
+        """The actor's documents: its global looks in `actor`, a story's in `story_looks(story)`."""
 
         async def load() -> ActorDocument:
             document = await self._documents.get(project, actor_id)
