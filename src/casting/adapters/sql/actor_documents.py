@@ -103,6 +103,13 @@ async def write_documents(connection: AsyncConnection, rendered: Iterable[tuple[
 class SqlActorDocuments:
     def __init__(self, engine: AsyncEngine, render: ActorRenderer) -> None:
         self._engine = engine
+        # A read is one statement: on PostgreSQL it needs no transaction around it, whose BEGIN
+        # and ROLLBACK would be two more round trips (SQLite's driver already skips both).
+        self._reads = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if engine.dialect.name == "postgresql"
+            else engine
+        )
         self._render = render
 
     async def get(self, project: str, actor_id: str) -> ActorDocument | None:
@@ -149,7 +156,7 @@ class SqlActorDocuments:
         existed, or by an older release), so that reads need not; returns how many."""
         rendered, after = 0, ""
         while True:
-            async with self._connection() as connection, connection.begin():
+            async with self._connection(self._engine) as connection, connection.begin():
                 behind = (await connection.execute(_BEHIND, {"after": after, "batch": batch})).all()
                 if not behind:
                     return rendered
@@ -170,9 +177,9 @@ class SqlActorDocuments:
         return {actor.id: self._render(actor) for actor in await actor_reads.read_many(connection, actor_ids)}
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection]:
+    async def _connection(self, engine: AsyncEngine | None = None) -> AsyncIterator[AsyncConnection]:
         try:
-            async with self._engine.connect() as connection:
+            async with (engine or self._reads).connect() as connection:
                 yield connection
         except Exception as error:
             if (outage := unavailable(error)) is not None:
