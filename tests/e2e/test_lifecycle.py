@@ -9,8 +9,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tests.e2e.test_observability import generate_request, scrape
 from tests.e2e.test_process import free_port, wait_until_serving
 from tests.support import fake_gemini as gemini
 from tests.support.fake_gemini import FakeGemini
+from tests.support.waiting import eventually
 
 MODEL = {"generator": "gemini", "model": "gemini-2.5-flash-image"}
 SERVING = health_pb2.HealthCheckResponse.SERVING
@@ -67,14 +67,6 @@ def served(tmp_path: Path, fake_gemini: FakeGemini) -> Iterator[Served]:
         if process.poll() is None:
             process.kill()
             process.wait()
-
-
-def eventually(condition: Callable[[], object], seconds: float = 10) -> None:
-    """Waits (bounded) for something the server does on its own time."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
 
 
 def refused(address: str) -> bool:

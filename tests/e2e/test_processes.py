@@ -9,7 +9,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -23,6 +22,7 @@ from casting.v1 import casting_pb2_grpc
 from tests.e2e.test_process import wait_until_serving
 from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import FakeGemini
+from tests.support.waiting import eventually
 
 PROCESSES = 2
 IN_FLIGHT = "casting_generations_in_flight "
@@ -70,13 +70,6 @@ def in_flight(metrics_port: int) -> float:
     with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as answer:
         text = answer.read().decode()
     return float(next(line for line in text.splitlines() if line.startswith(IN_FLIGHT)).split()[1])
-
-
-def eventually(condition: object, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
 
 
 @pytest.fixture

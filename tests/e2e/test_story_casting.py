@@ -4,7 +4,7 @@ proof that the server speaks google.longrunning, not a look-alike)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 
 import grpc
 import pytest
@@ -19,6 +19,7 @@ from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.conftest import drawing_with_gemini
 from tests.support.fake_gemini import FakeGemini, held
+from tests.support.waiting import until
 
 P = "projects/studio-1"
 STORY = f"{P}/stories/episode-7"
@@ -167,15 +168,6 @@ async def slow_server(container: Container, fake_gemini: FakeGemini) -> AsyncIte
         yield live
 
 
-async def eventually(check: Callable[[], Awaitable[bool]]) -> None:
-    """Returns once `check()` holds (states are looked at, not waited for by the clock)."""
-    async with asyncio.timeout(30):
-        while True:
-            if await check():
-                return
-            await asyncio.sleep(0.02)
-
-
 async def test_wait_honours_its_timeout_and_cancel_keeps_what_is_done(
     slow_server: RunningServer, fake_gemini: FakeGemini
 ) -> None:
@@ -190,7 +182,7 @@ async def test_wait_honours_its_timeout_and_cancel_keeps_what_is_done(
         async def first_role_drawing() -> bool:
             return len(fake_gemini.image_requests) == 1
 
-        await eventually(first_role_drawing)
+        await until(first_role_drawing)
 
         waited = await operations.WaitOperation(
             operations_pb2.WaitOperationRequest(
@@ -212,7 +204,7 @@ async def test_wait_honours_its_timeout_and_cancel_keeps_what_is_done(
             current.metadata.Unpack(metadata)
             return metadata.roles_done == 1
 
-        await eventually(first_role_recorded)
+        await until(first_role_recorded)
         # The role under way when cancelled finished and stays cast; the others never drew.
         cast = await stub.ListStoryCast(pb.ListStoryCastRequest(parent=STORY))
         assert [m.actor_display_name for m in cast.cast] == ["A"]
@@ -249,7 +241,7 @@ async def test_a_restart_resumes_the_roles_a_stop_left(container: Container, fak
         async def first_role_drawing() -> bool:
             return len(fake_gemini.image_requests) == 1
 
-        await eventually(first_role_drawing)
+        await until(first_role_drawing)
     # Stopped while the first role was drawing; the next process on the same database goes on.
     fake_gemini.release()
     restarted = Container()

@@ -10,7 +10,6 @@ import io
 import logging
 import math
 import os
-from collections.abc import Callable
 from pathlib import Path
 
 import h2.settings
@@ -22,6 +21,7 @@ from casting.server.main import RunningServer
 from casting.v1 import casting_pb2 as pb
 from tests.e2e.test_flow import P, read_image
 from tests.support.stalled_client import StalledClient
+from tests.support.waiting import until
 
 READ_IMAGE = "/casting.v1.CastingService/ReadImage"
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -45,13 +45,6 @@ def open_blobs(container: Container) -> int:
         except FileNotFoundError:  # closed since the directory was read
             continue
     return count
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Waits for something the server does on its own time (pytest's timeout bounds it): open
-    files and counters, which signal no event."""
-    while not condition():  # noqa: ASYNC110
-        await asyncio.sleep(0.01)
 
 
 async def big_image(stub) -> str:
