@@ -108,8 +108,10 @@ class StoryPages:
         self, project: str, story: str, values: dict[str, str], said: Said | None = None
     ) -> web.Response:
         story = self._story(project, story)
-        cast = await self._list_story_cast(project, story, 200, "")
+        # Operations first: an operation read as done has cast its roles, and the cast read
+        # after it shows them (read the other way round, a page could say done and show none).
         operations = await self._list_operations(project, "", SHOWN_OPERATIONS, "", story)
+        cast = await self._list_story_cast(project, story, 200, "")
         return await form_page(
             "story.html",
             self._list_styles,
