@@ -11,7 +11,6 @@ from dependency_injector import containers, providers
 from google import genai
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
-from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.adapters.blobs import blob_store_from_url
@@ -136,7 +135,7 @@ async def _image_model(settings: Settings, prices: PriceTable) -> AsyncIterator[
 def _casting_engine(settings: Settings, cast_role: CastRole) -> InProcessEngine | ProcrastinateEngine:
     """Procrastinate's workers on PostgreSQL (every replica runs one); tasks of this process on
     the embedded SQLite default."""
-    if make_url(settings.database_url).get_backend_name() == "postgresql":
+    if settings.on_postgresql:
         return ProcrastinateEngine(
             settings.database_url,
             cast_role,
@@ -175,7 +174,7 @@ def _model_name(settings: Settings) -> str:
 async def _shared_slots(settings: Settings) -> AsyncIterator[AdvisorySlots | None]:
     """On PostgreSQL, the cap on model calls across replicas: advisory locks held on a pool of
     their own (one connection per call in flight, at most the cap per replica)."""
-    if make_url(settings.database_url).get_backend_name() != "postgresql":
+    if not settings.on_postgresql:
         yield None
         return
     size = settings.max_concurrent_generations

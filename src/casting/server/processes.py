@@ -33,8 +33,6 @@ import sys
 from collections.abc import Mapping
 from types import FrameType
 
-from sqlalchemy import make_url
-
 from casting.server.settings import Settings
 
 log = logging.getLogger("casting.server")
@@ -42,7 +40,7 @@ log = logging.getLogger("casting.server")
 
 def refusal(settings: Settings) -> str | None:
     """Why these settings cannot serve from several processes; None when they can."""
-    if make_url(settings.database_url).get_backend_name() != "postgresql":
+    if not settings.on_postgresql:
         return "CASTING_PROCESSES above 1 needs PostgreSQL (CASTING_DATABASE_URL)"
     if settings.port == 0:
         return "CASTING_PROCESSES above 1 needs a fixed CASTING_PORT for the processes to share"

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 from casting.adapters.generators.gemini_models import image_model
 from casting.adapters.generators.prices import ModelPrice
@@ -130,6 +131,12 @@ class Settings(BaseSettings):
         if self.chosen_generator == "gemini":
             image_model(self.gemini_model)
         return self
+
+    @property
+    def on_postgresql(self) -> bool:
+        """Whether the database is a shared PostgreSQL one (else the embedded SQLite): what
+        holds across replicas and processes (the model-call cap, the task engine) needs it."""
+        return make_url(self.database_url).get_backend_name() == "postgresql"
 
     @property
     def chosen_generator(self) -> Literal["gemini", "offline"]:
