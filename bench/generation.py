@@ -14,7 +14,9 @@ size Gemini sends after 1 s (or at once): the client's work (building the reques
 parsing ~2.4 MB of JSON, decoding the image) is then the service's too. First in this process
 on SQLite, as the sections above; then, on PostgreSQL, `casting serve` as operators run it, from
 one process and from several (CASTING_PROCESSES), side by side, with the burst's calls spread
-over as many connections as calls (the processes share the port by connection).
+over as many connections as calls (the processes share the port by connection). Beside them, the
+floor: the same burst of answers fetched and read by a bare client with no service, which no
+service on this machine can beat.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from sqlalchemy import make_url
 
 from bench.baseline import seed_style_server
 from bench.harness import StandInGenerator, generate_request, sequential, service, sqlite_url
-from bench.load import burst, load_process
+from bench.load import answers_burst, burst, load_process
 from bench.memory import free_port, start_server, wait_serving
 from bench.model_server import model_server
 from bench.report import Report
@@ -123,6 +125,7 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
                 database_url, directory, max_concurrent_generations=calls, **_gemini(url)
             ) as s:
                 one, walls = await loop.run_in_executor(loader, burst, s.address, calls, BURSTS)
+            bare_one, bare_walls = await loop.run_in_executor(loader, answers_burst, url, calls, BURSTS)
         with model_server(png, 0.0) as url:
             async with service(database_url, directory, **_gemini(url)) as s:
                 generate = await sequential(
@@ -135,6 +138,10 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
     for ordinal, wall in zip(("first", "second"), walls, strict=True):
         report.add(SECTION_REAL, f"{calls} concurrent calls, {ordinal} burst, wall", wall, "s")
         report.add(SECTION_REAL, f"{ordinal} burst wall / one call", wall / one, "x", "target <= 1.5x")
+    # The floor: the same answers taken in with no service at all.
+    for ordinal, wall in zip(("first", "second"), bare_walls, strict=True):
+        measure = f"floor: a bare client reads the answers, {ordinal} burst / one"
+        report.add(SECTION_REAL, measure, wall / bare_one, "x", "this machine's floor")
     generate_p50, _ = report.latencies(SECTION_REAL, "GenerateSheet, stand-in answering at once", generate)
     model_p50, _ = report.latencies(SECTION_REAL, "the stand-in's answer alone (HTTP, unparsed)", model_alone)
     report.add(SECTION_REAL, "overhead p50: GenerateSheet - answer alone", generate_p50 - model_p50, "ms",

@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
+import aiohttp
 import grpc
 
 from bench.harness import generate_request
+from casting.adapters.generators.gemini_answers import read_answer
 from casting.v1 import casting_pb2_grpc
 
 
@@ -72,19 +74,43 @@ async def _burst(address: str, calls: int, times: int, connections: int) -> tupl
         await asyncio.gather(*(channel.channel_ready() for channel in channels))
         stubs = [casting_pb2_grpc.CastingServiceStub(channel) for channel in channels]
 
-        def call(index: int = 0) -> Awaitable[Any]:
+        def call(index: int) -> Awaitable[Any]:
             return stubs[index % connections].GenerateSheet(generate_request(str(uuid.uuid4())))
 
-        await call()  # warm up
-        started = time.perf_counter()
-        await call()
-        one = time.perf_counter() - started
-        walls = []
-        for _ in range(times):
-            started = time.perf_counter()
-            await asyncio.gather(*(call(index) for index in range(calls)))
-            walls.append(time.perf_counter() - started)
-        return one, walls
+        return await _bursts(call, calls, times)
     finally:
         for channel in channels:
             await channel.close()
+
+
+def answers_burst(model_url: str, calls: int, times: int) -> tuple[float, list[float]]:
+    """As `burst`, with no service: the model stand-in's answers fetched and read (parsed, the
+    image decoded) by a bare aiohttp client with the service's own reader. What any service on
+    this machine would need just to take in that many answers at once."""
+    return asyncio.run(_answers_burst(model_url, calls, times))
+
+
+async def _answers_burst(model_url: str, calls: int, times: int) -> tuple[float, list[float]]:
+    endpoint = f"{model_url}/v1beta/models/stand-in:generateContent"
+    connector = aiohttp.TCPConnector(limit=0)  # as many connections as calls, as the SDK opens
+    async with aiohttp.ClientSession(connector=connector) as session:
+
+        async def call(_index: int) -> None:
+            async with session.post(endpoint, json={"contents": []}) as response:
+                read_answer(await response.read())
+
+        return await _bursts(call, calls, times)
+
+
+async def _bursts(call: Callable[[int], Awaitable[Any]], calls: int, times: int) -> tuple[float, list[float]]:
+    """(one call's seconds, the wall seconds of `calls` at once, `times` over), after a warm-up."""
+    await call(0)
+    started = time.perf_counter()
+    await call(0)
+    one = time.perf_counter() - started
+    walls = []
+    for _ in range(times):
+        started = time.perf_counter()
+        await asyncio.gather(*(call(index) for index in range(calls)))
+        walls.append(time.perf_counter() - started)
+    return one, walls

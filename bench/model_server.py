@@ -1,10 +1,10 @@
 """A stand-in for Gemini's REST endpoint in its own process, for the real google-genai client
 to call over HTTP: every `generateContent` is answered after a fixed latency with a sheet the
-size Gemini returns (a ~1.6 MB PNG, ~2.2 MB as base64 in JSON), stamped per call so that every
-blob the service stores is new.
+size Gemini returns (bench.harness.sheet_png: ~1.8 MB, ~2.4 MB as base64 in JSON), stamped per
+call so that every blob the service stores is new.
 
-Its own work (stamping and encoding an answer) is done before the wait, so that it does not land
-on the machine's cores at the moment the service parses the answers."""
+Gemini's own work is not on this machine's cores, so the stand-in's is kept small: each answer's
+few own bytes are made before the wait, and the rest is written from one shared buffer."""
 
 from __future__ import annotations
 
@@ -21,41 +21,49 @@ from aiohttp import web
 
 from bench.harness import stamped
 
+SEND_BUFFER_BYTES = 4 * 1024 * 1024
+
 
 class Answers:
-    """Gemini's JSON answer around a stamped PNG, without re-encoding the whole image per call."""
+    """Gemini's JSON answer around a stamped PNG, as the pieces to send: the same leading bytes
+    for every answer (built once), then a short tail of its own. Only the stamp's few bytes are
+    encoded per call, and no multi-megabyte string is copied: the stand-in's CPU is on this
+    machine's cores, Gemini's is not."""
 
     def __init__(self, png: bytes) -> None:
-        # Base64 of the part before a multiple of 3 bytes is the same for every stamp: encode it once.
+        # Base64 of the part before a multiple of 3 bytes is the same for every stamp.
         self._cut = (len(png) - 12) // 3 * 3
         self._png = png
-        self._head = base64.b64encode(png[: self._cut])
+        self._head = (
+            b'{"candidates": [{"content": {"role": "model", "parts": [{"inlineData": '
+            b'{"mimeType": "image/png", "data": "' + base64.b64encode(png[: self._cut])
+        )
+        usage = json.dumps({"promptTokenCount": 300, "candidatesTokenCount": 1290, "totalTokenCount": 1590})
+        self._end = b'"}}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": ' + usage.encode()
+        self._end += b', "modelVersion": "stand-in"}'
         self._stamps = count()
 
-    def next(self) -> bytes:
-        tail = base64.b64encode(stamped(self._png, next(self._stamps))[self._cut :])
-        inline = b'{"mimeType": "image/png", "data": "' + self._head + tail + b'"}'
-        usage = json.dumps({"promptTokenCount": 300, "candidatesTokenCount": 1290, "totalTokenCount": 1590})
-        return b"".join(
-            (
-                b'{"candidates": [{"content": {"role": "model", "parts": [{"inlineData": ',
-                inline,
-                b'}]}, "finishReason": "STOP", "index": 0}], "usageMetadata": ',
-                usage.encode(),
-                b', "modelVersion": "stand-in"}',
-            )
-        )
+    def next(self) -> tuple[bytes, bytes]:
+        """The shared head and this answer's tail; together, one answer's JSON."""
+        tail = stamped(self._png[self._cut :], next(self._stamps))
+        return self._head, base64.b64encode(tail) + self._end
 
 
 def serve(png: bytes, latency_seconds: float, ready: object, port_box: object) -> None:
     """The process's body: serve until killed."""
     answers = Answers(png)
 
-    async def generate(request: web.Request) -> web.Response:
+    async def generate(request: web.Request) -> web.StreamResponse:
         await request.read()
-        body = answers.next()
+        head, tail = answers.next()
         await asyncio.sleep(latency_seconds)
-        return web.Response(body=body, content_type="application/json")
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.content_length = len(head) + len(tail)
+        await response.prepare(request)
+        await response.write(head)
+        await response.write(tail)
+        await response.write_eof()
+        return response
 
     async def main() -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
@@ -63,6 +71,9 @@ def serve(png: bytes, latency_seconds: float, ready: object, port_box: object) -
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         listener = socket.create_server(("127.0.0.1", 0), backlog=1024)
+        # A send buffer that takes a whole answer in one send: Python 3.11's transports copy what
+        # the socket does not take and move the rest down after every partial send.
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         await web.SockSite(runner, listener).start()
         port_box.value = listener.getsockname()[1]  # type: ignore[attr-defined]
         ready.set()  # type: ignore[attr-defined]
