@@ -117,17 +117,7 @@ async def memory(report: Report, client_counts: tuple[int, ...]) -> None:
     picture = noise_png()
     with tempfile.TemporaryDirectory(prefix="casting-bench-") as tmp:
         port = free_port()
-        env = {
-            **os.environ,
-            "CASTING_HOST": "127.0.0.1",
-            "CASTING_PORT": str(port),
-            "CASTING_DATABASE_URL": f"sqlite+aiosqlite:///{tmp}/casting.db",
-            "CASTING_BLOB_URL": f"file://{tmp}/blobs",
-            "CASTING_GENERATOR": "offline",
-            "CASTING_MAX_UPLOAD_BYTES": str(8 * 1024 * 1024),
-            "CASTING_CONSOLE_PORT": "0",
-        }
-        process = start_server(env, Path(tmp) / "server.log")
+        process = start_server(_serve_env(tmp, port), Path(tmp) / "server.log")
         address = f"127.0.0.1:{port}"
         try:
             async with grpc.aio.insecure_channel(
