@@ -6,10 +6,10 @@ from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import make_url
 
 from casting.adapters.generators.gemini_models import image_model
 from casting.adapters.generators.prices import ModelPrice
+from casting.adapters.sql.engine import is_postgresql
 
 
 class Settings(BaseSettings):
@@ -136,7 +136,7 @@ class Settings(BaseSettings):
     def on_postgresql(self) -> bool:
         """Whether the database is a shared PostgreSQL one (else the embedded SQLite): what
         holds across replicas and processes (the model-call cap, the task engine) needs it."""
-        return make_url(self.database_url).get_backend_name() == "postgresql"
+        return is_postgresql(self.database_url)
 
     @property
     def chosen_generator(self) -> Literal["gemini", "offline"]:

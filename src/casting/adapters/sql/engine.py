@@ -60,6 +60,11 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def is_postgresql(url: str) -> bool:
+    """Whether the database URL names PostgreSQL (else it is SQLite)."""
+    return make_url(url).get_backend_name() == "postgresql"
+
+
 def is_in_memory_sqlite(url: URL) -> bool:
     return url.get_backend_name() == "sqlite" and (
         url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
