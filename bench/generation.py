@@ -11,7 +11,7 @@ model (validation, idempotency, image check, blob write, SQL, mapping), beside a
 Real client: both again with the model as deployed, google-genai's client calling over HTTP a
 stand-in of Gemini's REST API in its own process (model_server.py), which answers a sheet the
 size Gemini sends after 1 s (or at once): the client's work (building the request, reading and
-parsing ~2.4 MB of JSON, decoding the image) is then the service's too. First in this process
+parsing ~2 MB of JSON, decoding the image) is then the service's too. First in this process
 on SQLite, as the sections above; then, on PostgreSQL, `casting serve` as operators run it, from
 one process and from several (CASTING_PROCESSES), side by side, with the burst's calls spread
 over as many connections as calls (the processes share the port by connection). Beside them, the

@@ -48,9 +48,10 @@ def generate_request(request_id: str) -> pb.GenerateSheetRequest:
 
 
 def sheet_png() -> bytes:
-    """A 768x1344 PNG about the size a model returns (~1.6 MB): texture, not flat colour, so
-    that decoding it costs what decoding a real sheet costs."""
-    noise = Image.effect_noise(SHEET_SIZE, 48).convert("RGB")
+    """A 768x1344 PNG of the size issue 17 gives for a Gemini sheet (~1.5 MB; ~2 MB as base64 in
+    JSON): texture, not flat colour, so that decoding it costs what decoding a real sheet costs.
+    The noise's sigma sets the size (48 gave 1.8 MB, 33 gives 1.5 MB)."""
+    noise = Image.effect_noise(SHEET_SIZE, 33).convert("RGB")
     gradient = Image.linear_gradient("L").resize(SHEET_SIZE).convert("RGB")
     out = io.BytesIO()
     Image.blend(noise, gradient, 0.5).save(out, format="PNG")

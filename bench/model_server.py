@@ -1,6 +1,6 @@
 """A stand-in for Gemini's REST endpoint in its own process, for the real google-genai client
 to call over HTTP: every `generateContent` is answered after a fixed latency with a sheet the
-size Gemini returns (bench.harness.sheet_png: ~1.8 MB, ~2.4 MB as base64 in JSON), stamped per
+size Gemini returns (bench.harness.sheet_png: ~1.5 MB, ~2 MB as base64 in JSON), stamped per
 call so that every blob the service stores is new.
 
 Gemini's own work is not on this machine's cores, so the stand-in's is kept small: each answer's
