@@ -38,8 +38,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from sqlalchemy import make_url
 
 from bench.baseline import seed_style_server
+from bench.cores import CoreSampler
 from bench.harness import StandInGenerator, generate_request, sequential, service, sqlite_url
-from bench.load import answers_burst, burst, load_process
+from bench.load import Bursts, answers_burst, burst, load_process
 from bench.memory import free_port, start_server, wait_serving
 from bench.model_server import model_server
 from bench.report import Report
@@ -68,25 +69,21 @@ async def concurrency(report: Report, png: bytes, calls: int) -> None:
         async with service(
             await sqlite_url(directory), directory, model, max_concurrent_generations=calls
         ) as s:
-            one, service_walls = await loop.run_in_executor(loader, burst, s.address, calls, BURSTS)
+            service_bursts = await loop.run_in_executor(loader, burst, s.address, calls, BURSTS)
         seed_directory = directory / "seed"
         seed_directory.mkdir()
         with seed_style_server(png, MODEL_SECONDS, seed_directory) as port:
-            seed_one, seed_walls = await loop.run_in_executor(
-                loader, burst, f"127.0.0.1:{port}", calls, BURSTS
-            )
-    for label, single, walls in (
-        ("service", one, service_walls),
-        ("seed-style baseline", seed_one, seed_walls),
-    ):
-        report.add(SECTION_BURST, f"{label}: one call", single, "s")
-        for ordinal, wall in zip(("first", "second"), walls, strict=True):
+            seed_bursts = await loop.run_in_executor(loader, burst, f"127.0.0.1:{port}", calls, BURSTS)
+    for label, bursts in (("service", service_bursts), ("seed-style baseline", seed_bursts)):
+        report.add(SECTION_BURST, f"{label}: one call", bursts.one, "s")
+        for ordinal, wall in zip(("first", "second"), bursts.walls, strict=True):
             report.add(SECTION_BURST, f"{label}: {calls} concurrent calls, {ordinal} burst, wall", wall, "s")
             target = "target <= 1.5x" if label == "service" else ""
-            report.add(SECTION_BURST, f"{label}: {ordinal} burst wall / one call", wall / single, "x", target)
-    report.add(
-        SECTION_BURST, "baseline wall / service wall, first burst", seed_walls[0] / service_walls[0], "x"
-    )
+            report.add(
+                SECTION_BURST, f"{label}: {ordinal} burst wall / one call", wall / bursts.one, "x", target
+            )
+    first_walls = seed_bursts.walls[0] / service_bursts.walls[0]
+    report.add(SECTION_BURST, "baseline wall / service wall, first burst", first_walls, "x")
 
 
 async def overhead(report: Report, png: bytes, calls: int) -> None:
@@ -124,8 +121,10 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
             async with service(
                 database_url, directory, max_concurrent_generations=calls, **_gemini(url)
             ) as s:
-                one, walls = await loop.run_in_executor(loader, burst, s.address, calls, BURSTS)
-            bare_one, bare_walls = await loop.run_in_executor(loader, answers_burst, url, calls, BURSTS)
+                with CoreSampler() as cores:
+                    bursts = await loop.run_in_executor(loader, burst, s.address, calls, BURSTS)
+            with CoreSampler() as bare_cores:
+                bare = await loop.run_in_executor(loader, answers_burst, url, calls, BURSTS)
         with model_server(png, 0.0) as url:
             async with service(database_url, directory, **_gemini(url)) as s:
                 generate = await sequential(
@@ -134,18 +133,37 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
             async with aiohttp.ClientSession() as session:
                 endpoint = f"{url}/v1beta/models/stand-in:generateContent"
                 model_alone = await sequential(lambda: _answer(session, endpoint), sequential_calls)
-    report.add(SECTION_REAL, "one call", one, "s")
-    for ordinal, wall in zip(("first", "second"), walls, strict=True):
-        report.add(SECTION_REAL, f"{calls} concurrent calls, {ordinal} burst, wall", wall, "s")
-        report.add(SECTION_REAL, f"{ordinal} burst wall / one call", wall / one, "x", "target <= 1.5x")
+    _report_bursts(report, "", bursts, cores, calls)
     # The floor: the same answers taken in with no service at all.
-    for ordinal, wall in zip(("first", "second"), bare_walls, strict=True):
+    for ordinal, wall in zip(("first", "second"), bare.walls, strict=True):
         measure = f"floor: a bare client reads the answers, {ordinal} burst / one"
-        report.add(SECTION_REAL, measure, wall / bare_one, "x", "this machine's floor")
+        report.add(SECTION_REAL, measure, wall / bare.one, "x", "this machine's floor")
+    _report_cores(report, "floor: ", bare, bare_cores, calls)
     generate_p50, _ = report.latencies(SECTION_REAL, "GenerateSheet, stand-in answering at once", generate)
     model_p50, _ = report.latencies(SECTION_REAL, "the stand-in's answer alone (HTTP, unparsed)", model_alone)
     report.add(SECTION_REAL, "overhead p50: GenerateSheet - answer alone", generate_p50 - model_p50, "ms",
                "target <= 10 ms")  # fmt: skip
+
+
+def _report_bursts(report: Report, label: str, bursts: Bursts, cores: CoreSampler, calls: int) -> None:
+    report.add(SECTION_REAL, f"{label}one call", bursts.one, "s")
+    for ordinal, wall in zip(("first", "second"), bursts.walls, strict=True):
+        report.add(SECTION_REAL, f"{label}{calls} concurrent calls, {ordinal} burst, wall", wall, "s")
+        report.add(
+            SECTION_REAL, f"{label}{ordinal} burst wall / one call", wall / bursts.one, "x", "target <= 1.5x"
+        )
+    _report_cores(report, label, bursts, cores, calls)
+
+
+def _report_cores(report: Report, label: str, bursts: Bursts, cores: CoreSampler, calls: int) -> None:
+    """How busy the machine was once the answers came, and the CPU per call (every process's)
+    that the 1.5x target leaves: the cores' seconds from the answers to 1.5x one call."""
+    busy = cores.after_answers(bursts.starts, bursts.walls, MODEL_SECONDS, calls)
+    count = os.cpu_count() or 1
+    report.add(SECTION_REAL, f"{label}cores busy, answers to last reply", busy.cores, "cores", f"of {count}")
+    allowed = (1.5 * bursts.one - MODEL_SECONDS) * count * 1000 / calls
+    report.add(SECTION_REAL, f"{label}CPU per call after the answers, every process", busy.cpu_ms_per_call,
+               "ms", f"1.5x needs <= {allowed:.1f} ms")  # fmt: skip
 
 
 async def _answer(session: aiohttp.ClientSession, endpoint: str) -> bytes:
@@ -167,14 +185,11 @@ async def real_client_processes(
             serve = {"database_url": database_url, "directory": Path(tmp), "processes": processes}
             with model_server(png, MODEL_SECONDS) as url:
                 async with served(url, max_concurrent_generations=calls, **serve) as address:
-                    one, walls = await asyncio.get_running_loop().run_in_executor(
-                        loader, burst, address, calls, BURSTS, calls
-                    )
-            report.add(SECTION_REAL, f"{label}: one call", one, "s")
-            for ordinal, wall in zip(("first", "second"), walls, strict=True):
-                report.add(SECTION_REAL, f"{label}: {ordinal} burst wall", wall, "s")
-                ratio = f"{label}: {ordinal} burst wall / one call"
-                report.add(SECTION_REAL, ratio, wall / one, "x", "target <= 1.5x")
+                    with CoreSampler() as cores:
+                        bursts = await asyncio.get_running_loop().run_in_executor(
+                            loader, burst, address, calls, BURSTS, calls
+                        )
+            _report_bursts(report, f"{label}: ", bursts, cores, calls)
             with model_server(png, 0.0) as url:
                 async with served(url, **serve) as address:
                     generate, model_alone = await _at_once(address, url, sequential_calls)

@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from typing import Any
 
@@ -58,15 +59,25 @@ async def _drive(
             await channel.close()
 
 
-def burst(address: str, calls: int, times: int, connections: int = 1) -> tuple[float, list[float]]:
-    """(one GenerateSheet's seconds, the wall seconds of `calls` at once, `times` over), after
-    a warm-up call; every call with its own request id. The calls are spread over `connections`
+@dataclass(frozen=True)
+class Bursts:
+    """One call's seconds, then the wall seconds of each burst and when it began (`time.time()`,
+    which the bench's own process reads alike)."""
+
+    one: float
+    walls: list[float]
+    starts: list[float]
+
+
+def burst(address: str, calls: int, times: int, connections: int = 1) -> Bursts:
+    """One GenerateSheet's seconds, then `times` bursts of `calls` at once, after a warm-up call;
+    every call with its own request id. The calls are spread over `connections`
     connections, all open before the first is measured (several serving processes share a port
     by connection, not by call)."""
     return asyncio.run(_burst(address, calls, times, connections))
 
 
-async def _burst(address: str, calls: int, times: int, connections: int) -> tuple[float, list[float]]:
+async def _burst(address: str, calls: int, times: int, connections: int) -> Bursts:
     # A subchannel pool per channel: otherwise channels to one address share one connection.
     options = [("grpc.use_local_subchannel_pool", 1)]
     channels = [grpc.aio.insecure_channel(address, options=options) for _ in range(connections)]
@@ -83,14 +94,14 @@ async def _burst(address: str, calls: int, times: int, connections: int) -> tupl
             await channel.close()
 
 
-def answers_burst(model_url: str, calls: int, times: int) -> tuple[float, list[float]]:
+def answers_burst(model_url: str, calls: int, times: int) -> Bursts:
     """As `burst`, with no service: the model stand-in's answers fetched and read (parsed, the
     image decoded) by a bare aiohttp client with the service's own reader. What any service on
     this machine would need just to take in that many answers at once."""
     return asyncio.run(_answers_burst(model_url, calls, times))
 
 
-async def _answers_burst(model_url: str, calls: int, times: int) -> tuple[float, list[float]]:
+async def _answers_burst(model_url: str, calls: int, times: int) -> Bursts:
     endpoint = f"{model_url}/v1beta/models/stand-in:generateContent"
     connector = aiohttp.TCPConnector(limit=0)  # as many connections as calls, as the SDK opens
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -102,15 +113,16 @@ async def _answers_burst(model_url: str, calls: int, times: int) -> tuple[float,
         return await _bursts(call, calls, times)
 
 
-async def _bursts(call: Callable[[int], Awaitable[Any]], calls: int, times: int) -> tuple[float, list[float]]:
-    """(one call's seconds, the wall seconds of `calls` at once, `times` over), after a warm-up."""
+async def _bursts(call: Callable[[int], Awaitable[Any]], calls: int, times: int) -> Bursts:
+    """One call's seconds, then `times` bursts of `calls` at once, after a warm-up."""
     await call(0)
     started = time.perf_counter()
     await call(0)
     one = time.perf_counter() - started
-    walls = []
+    walls, starts = [], []
     for _ in range(times):
+        starts.append(time.time())
         started = time.perf_counter()
         await asyncio.gather(*(call(index) for index in range(calls)))
         walls.append(time.perf_counter() - started)
-    return one, walls
+    return Bursts(one, walls, starts)
