@@ -184,6 +184,7 @@ async def _shared_slots(settings: Settings) -> AsyncIterator[AdvisorySlots | Non
         max_overflow=0,
         connect_timeout=settings.database_connect_timeout_seconds,
         statement_timeout=settings.database_statement_timeout_seconds,
+        application_name="casting-slots",
     )
     try:
         yield AdvisorySlots(engine, size, min(settings.interactive_reserved_generations, size - 1))

@@ -24,6 +24,7 @@ def create_engine(
     max_overflow: int = 10,
     connect_timeout: float = 10.0,
     statement_timeout: float = 30.0,
+    application_name: str = "casting",
     echo: bool = False,
 ) -> AsyncEngine:
     """An engine for `url` (sqlite+aiosqlite or postgresql+asyncpg).
@@ -31,7 +32,8 @@ def create_engine(
     Pool settings apply to every pooled database; an in-memory SQLite database lives in one
     connection instead. On PostgreSQL, `connect_timeout` bounds opening a connection and
     `statement_timeout` (0: none) makes the server cancel a statement that runs or waits on a
-    lock longer, so a stuck query cannot hold a pooled connection forever."""
+    lock longer, so a stuck query cannot hold a pooled connection forever; `application_name`
+    names its connections in pg_stat_activity."""
     parsed = make_url(url)
     options: dict[str, Any] = {"echo": echo}
     if not is_in_memory_sqlite(parsed):
@@ -40,7 +42,10 @@ def create_engine(
         statement_ms = str(round(statement_timeout * 1000))
         options.update(
             pool_pre_ping=True,
-            connect_args={"timeout": connect_timeout, "server_settings": {"statement_timeout": statement_ms}},
+            connect_args={
+                "timeout": connect_timeout,
+                "server_settings": {"statement_timeout": statement_ms, "application_name": application_name},
+            },
         )
     if parsed.get_backend_name() == "sqlite":
         options.update(connect_args={"async_creator_fn": sqlite_driver.connect})
