@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench import generation, ledger, library, memory, story_casting, throughput, verification
+from bench import generation, ledger, library, memory, round_trips, story_casting, throughput, verification
 from bench.harness import sheet_png
 from bench.report import Report
 
@@ -28,9 +28,10 @@ SECTIONS = (
     "fairness",
     "cap",
     "verification",
+    "trips",
 )
 # Sections that need the throwaway PostgreSQL cluster.
-ON_POSTGRES = ("real-client", "library", "ledger", "throughput", "cap")
+ON_POSTGRES = ("real-client", "library", "ledger", "throughput", "cap", "trips")
 # The real-client section's servers hold a connection per model call in flight (the shared cap's
 # advisory locks), 100 in a burst, besides their pools: more than PostgreSQL's default 100.
 MAX_CONNECTIONS = 400
@@ -86,6 +87,8 @@ async def run(report: Report, sections: tuple[str, ...], postgres_url: str | Non
         await story_casting.global_cap(report, png, postgres_url)
     if "verification" in sections:
         await verification.verification(report, quick)
+    if "trips" in sections and postgres_url is not None:
+        await round_trips.round_trips(report, png, 20 if quick else 100, postgres_url)
 
 
 def main() -> None:
