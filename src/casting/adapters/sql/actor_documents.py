@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from casting.adapters.sql import actor_reads
 from casting.adapters.sql.conflicts import unavailable
+from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import ActorRow, CastRow, VariantRow
 from casting.domain.documents import ActorDocument, CastDocument, LookDocument
 from casting.domain.pagination import PageRequest
@@ -103,13 +104,7 @@ async def write_documents(connection: AsyncConnection, rendered: Iterable[tuple[
 class SqlActorDocuments:
     def __init__(self, engine: AsyncEngine, render: ActorRenderer) -> None:
         self._engine = engine
-        # A read is one statement: on PostgreSQL it needs no transaction around it, whose BEGIN
-        # and ROLLBACK would be two more round trips (SQLite's driver already skips both).
-        self._reads = (
-            engine.execution_options(isolation_level="AUTOCOMMIT")
-            if engine.dialect.name == "postgresql"
-            else engine
-        )
+        self._reads = for_reads(engine)
         self._render = render
 
     async def get(self, project: str, actor_id: str) -> ActorDocument | None:

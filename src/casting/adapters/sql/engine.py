@@ -65,6 +65,14 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+def for_reads(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` for reads of one statement, which need no transaction around them: on PostgreSQL
+    in autocommit, saving BEGIN and ROLLBACK, two round trips (SQLite's driver sends neither)."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 def is_postgresql(url: str) -> bool:
     """Whether the database URL names PostgreSQL (else it is SQLite)."""
     return make_url(url).get_backend_name() == "postgresql"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import CursorResult, delete, select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from casting.adapters.sql import mappers
+from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import IdempotencyRow
 from casting.domain.ports import IdempotencyRecord
 
@@ -18,7 +19,18 @@ class SqlIdempotencyRepository:
         self._session = session
 
     async def get(self, project: str, operation: str, request_id: str) -> IdempotencyRecord | None:
-        row = await self._session.get(IdempotencyRow, (project, operation, request_id))
+        # One statement on a read connection, not in the session's transaction, whose BEGIN and
+        # ROLLBACK were two more round trips on PostgreSQL: what it reads was committed by
+        # another unit of work, which READ COMMITTED shows alike outside a transaction and in it.
+        engine = self._session.bind
+        assert isinstance(engine, AsyncEngine), "a unit of work's session is bound to an engine"
+        query = select(IdempotencyRow).where(
+            IdempotencyRow.project == project,
+            IdempotencyRow.operation == operation,
+            IdempotencyRow.request_id == request_id,
+        )
+        async with for_reads(engine).connect() as connection:
+            row = (await connection.execute(query)).first()
         return mappers.idempotency_from_row(row) if row else None
 
     async def add(self, record: IdempotencyRecord) -> None:
@@ -34,7 +46,5 @@ class SqlIdempotencyRepository:
                 IdempotencyRow.operation == operation,
                 IdempotencyRow.request_id == request_id,
             )
-        # The default synchronisation drops a deleted record this session loaded (get), so
-        # a new record under the same key can be added after it.
         result = await self._session.execute(expired)
         return cast(CursorResult[Any], result).rowcount

@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any
 
+from sqlalchemy import Row
+
 from casting.adapters.sql.models import (
     ActorRow,
     CastRow,
@@ -334,7 +336,8 @@ def write_sheet(row: SheetRow, sheet: Sheet) -> None:
     _write_provenance(row, sheet.provenance)
 
 
-def idempotency_from_row(row: IdempotencyRow) -> IdempotencyRecord:
+def idempotency_from_row(row: Row[Any]) -> IdempotencyRecord:
+    """From a row of the idempotency_keys table (read with Core: one statement, no session)."""
     return IdempotencyRecord(
         project=row.project,
         operation=row.operation,
