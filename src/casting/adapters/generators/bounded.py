@@ -103,36 +103,57 @@ _TAKE_FIRST_FREE = text(
 class AdvisorySlots:
     """`size` slots shared by every replica on one PostgreSQL database: slot i is the advisory
     lock (SLOTS_LOCK_KEY, i), held on a connection of `engine` (a pool of its own) for the call.
-    A caller who finds every slot taken looks again shortly, interactive callers more often."""
+    A caller who finds every slot taken looks again shortly, interactive callers more often.
+
+    The lock and the unlock are a round trip each. The connections are in autocommit: the lock
+    belongs to the session, and no transaction idles while the model works. The pool's reset
+    when one comes back is then free (asyncpg's adapter rolls back only a transaction it began)
+    and would not release the lock anyway: the unlock does, or, when it fails, the connection is
+    closed, which ends its session and every lock it held, so that no next holder inherits one."""
 
     def __init__(self, engine: AsyncEngine, size: int, reserved: int, poll_seconds: float = 0.05) -> None:
-        self._engine = engine
+        self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self._interactive = range(size)  # the reserved slots first
         self._batch = range(reserved, size)
         self._poll = poll_seconds
 
     @asynccontextmanager
     async def hold(self, batch: bool) -> AsyncIterator[None]:
-        async with self._engine.connect() as connection:
-            # Autocommit: the lock belongs to the session, and no transaction idles while the
-            # model works.
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            slot = await self._take(connection, self._batch if batch else self._interactive, batch)
-            try:
-                yield
-            finally:
-                with contextlib.suppress(Exception):  # a lost connection released it already
-                    await connection.scalar(select(func.pg_advisory_unlock(SLOTS_LOCK_KEY, slot)))
+        slots = self._batch if batch else self._interactive
+        connection, slot = await self._take(slots, batch)
+        try:
+            yield
+        finally:
+            unlock, unlocked = select(func.pg_advisory_unlock(SLOTS_LOCK_KEY, slot)), False
+            with contextlib.suppress(Exception):  # the call's answer stands whatever this meets
+                try:
+                    unlocked = bool(await connection.scalar(unlock))
+                finally:
+                    await _give_back(connection, unlocked)
 
-    async def _take(self, connection: AsyncConnection, slots: range, batch: bool) -> int:
+    async def _take(self, slots: range, batch: bool) -> tuple[AsyncConnection, int]:
+        """A connection holding the first free slot of `slots`, and that slot."""
         first, last = slots[0], slots[-1]
-        while True:
-            slot = await connection.scalar(
-                _TAKE_FIRST_FREE, {"key": SLOTS_LOCK_KEY, "first": first, "last": last}
-            )
-            if slot is not None:
-                return int(slot)
-            await asyncio.sleep(self._poll * (4 if batch else 1) * random.uniform(0.5, 1.5))
+        connection = await self._engine.connect()
+        try:
+            while True:
+                slot = await connection.scalar(
+                    _TAKE_FIRST_FREE, {"key": SLOTS_LOCK_KEY, "first": first, "last": last}
+                )
+                if slot is not None:
+                    return connection, int(slot)
+                await asyncio.sleep(self._poll * (4 if batch else 1) * random.uniform(0.5, 1.5))
+        except BaseException:
+            await _give_back(connection, unlocked=False)  # cancelled, perhaps with the lock taken
+            raise
+
+
+async def _give_back(connection: AsyncConnection, unlocked: bool) -> None:
+    """Gives the connection back to its pool if it holds no slot; else closes it, which ends its
+    session and every lock the session held (a connection already lost released them)."""
+    if not unlocked:
+        await connection.invalidate()
+    await connection.close()
 
 
 class BoundedGenerator:
