@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,8 +44,7 @@ def postgres() -> Iterator[str]:
     cluster = start_postgres()
     try:
         cluster.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
-        pg_ctl = [*cluster.as_user, str(cluster.bin_dir / "pg_ctl"), "-D", str(cluster.data)]
-        subprocess.run([*pg_ctl, "-l", str(cluster.directory / "server.log"), "-w", "restart"], check=True)
+        cluster.restart()
         cluster.execute("CREATE DATABASE bench")
         yield cluster.url("bench")
     finally:

@@ -67,25 +67,21 @@ class PostgresCluster:
         finally:
             await connection.close()
 
+    def restart(self) -> None:
+        """Restarts the server as an operator would (its settings kept), ending every session."""
+        _run([*self._pg_ctl, "-l", str(self.directory / "server.log"), "-m", "fast", "-w", "restart"])
+
     def stop(self) -> None:
-        _run(
-            [
-                *self.as_user,
-                str(self.bin_dir / "pg_ctl"),
-                "-D",
-                str(self.data),
-                "-m",
-                "immediate",
-                "-w",
-                "stop",
-            ],
-            check=False,
-        )
+        _run([*self._pg_ctl, "-m", "immediate", "-w", "stop"], check=False)
         shutil.rmtree(self.directory, ignore_errors=True)
 
     @property
     def data(self) -> Path:
         return self.directory / "data"
+
+    @property
+    def _pg_ctl(self) -> tuple[str, ...]:
+        return (*self.as_user, str(self.bin_dir / "pg_ctl"), "-D", str(self.data))
 
 
 def start_postgres() -> PostgresCluster:

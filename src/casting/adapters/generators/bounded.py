@@ -22,6 +22,7 @@ from typing import Protocol
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from casting.adapters.sql.disconnects import read_again_if_dropped
 from casting.domain import workload
 from casting.domain.ports import GeneratedImage, GenerationSpec, ImageGenerator
 from casting.domain.values import ImageBytes
@@ -105,7 +106,7 @@ class AdvisorySlots:
     lock (SLOTS_LOCK_KEY, i), held on a connection of `engine` (a pool of its own) for the call.
     A caller who finds every slot taken looks again shortly, interactive callers more often.
 
-    The lock and the unlock are a round trip each. The connections are in autocommit: the lock
+    Two round trips a call, the lock and the unlock. The connections are in autocommit: the lock
     belongs to the session, and no transaction idles while the model works. The pool's reset
     when one comes back is then free (asyncpg's adapter rolls back only a transaction it began)
     and would not release the lock anyway: the unlock does, or, when it fails, the connection is
@@ -120,7 +121,9 @@ class AdvisorySlots:
     @asynccontextmanager
     async def hold(self, batch: bool) -> AsyncIterator[None]:
         slots = self._batch if batch else self._interactive
-        connection, slot = await self._take(slots, batch)
+        # Once more on a new connection if the database had dropped the pooled one: a lock taken
+        # on a dropped connection is no longer held.
+        connection, slot = await read_again_if_dropped(lambda: self._take(slots, batch))
         try:
             yield
         finally:

@@ -6,20 +6,22 @@ as an aggregate and rendered then (actor_reads.py), never answered stale."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Integer, Row, Select, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from casting.adapters.sql import actor_reads
-from casting.adapters.sql.conflicts import unavailable
+from casting.adapters.sql.conflicts import outages_as_domain_errors
+from casting.adapters.sql.disconnects import read_again_if_dropped
 from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import ActorRow, CastRow, VariantRow
 from casting.domain.documents import ActorDocument, CastDocument, LookDocument
 from casting.domain.pagination import PageRequest
 from casting.domain.ports import ActorFilter, ActorRenderer
+
+Result = TypeVar("Result")
 
 _ACTORS = ActorRow.__table__
 _LOOKS = VariantRow.__table__
@@ -108,7 +110,7 @@ class SqlActorDocuments:
         self._render = render
 
     async def get(self, project: str, actor_id: str) -> ActorDocument | None:
-        async with self._connection() as connection:
+        async def read(connection: AsyncConnection) -> ActorDocument | None:
             rows = (await connection.execute(_ONE_ACTOR, {"actor_id": actor_id, "project": project})).all()
             if not rows:
                 return None
@@ -116,25 +118,31 @@ class SqlActorDocuments:
             looks = [row for row in rows if row.look_id is not None]
             if _rendered(head, looks):
                 return _document(project, head, looks)
-            rendered = await self._rendered_now(connection, [actor_id])
-        return rendered.get(actor_id)
+            return (await self._rendered_now(connection, [actor_id])).get(actor_id)
+
+        return await self._read(read)
 
     async def list(self, project: str, where: ActorFilter, page: PageRequest) -> list[ActorDocument]:
         query = actor_reads.page_of(actor_reads.actors_query(project, where), page)
-        async with self._connection() as connection:
+
+        async def read(connection: AsyncConnection) -> tuple[Sequence[Row[Any]], dict[str, ActorDocument]]:
             heads = (await connection.execute(query.with_only_columns(*_HEAD))).all()
-            rendered = await self._rendered_now(connection, [head.id for head in heads if not head.fresh])
+            return heads, await self._rendered_now(connection, [head.id for head in heads if not head.fresh])
+
+        heads, rendered = await self._read(read)
         return [rendered.get(head.id) or _document(project, head, ()) for head in heads]
 
     async def list_cast(self, project: str, story: str, page: PageRequest) -> list[CastDocument]:
         parameters: dict[str, Any] = {"project": project, "story": story, "limit": page.size + 1}
         if page.after is not None:
             parameters.update(after_time=page.after.create_time, after_id=page.after.id)
-        async with self._connection() as connection:
+
+        async def read(connection: AsyncConnection) -> tuple[Sequence[Row[Any]], dict[str, ActorDocument]]:
             members = (await connection.execute(_CAST_PAGES[page.after is not None], parameters)).all()
-            rendered = await self._rendered_now(
-                connection, [member.id for member in members if not _rendered(member, [member])]
-            )
+            behind = [member.id for member in members if not _rendered(member, [member])]
+            return members, await self._rendered_now(connection, behind)
+
+        members, rendered = await self._read(read)
         return [
             CastDocument(
                 project=project,
@@ -151,7 +159,7 @@ class SqlActorDocuments:
         existed, or by an older release), so that reads need not; returns how many."""
         rendered, after = 0, ""
         while True:
-            async with self._connection(self._engine) as connection, connection.begin():
+            async with outages_as_domain_errors(), self._engine.begin() as connection:
                 behind = (await connection.execute(_BEHIND, {"after": after, "batch": batch})).all()
                 if not behind:
                     return rendered
@@ -171,15 +179,15 @@ class SqlActorDocuments:
             return {}
         return {actor.id: self._render(actor) for actor in await actor_reads.read_many(connection, actor_ids)}
 
-    @asynccontextmanager
-    async def _connection(self, engine: AsyncEngine | None = None) -> AsyncIterator[AsyncConnection]:
-        try:
-            async with (engine or self._reads).connect() as connection:
-                yield connection
-        except Exception as error:
-            if (outage := unavailable(error)) is not None:
-                raise outage from error
-            raise
+    async def _read(self, read: Callable[[AsyncConnection], Awaitable[Result]]) -> Result:
+        """`read` on a connection of the read side, run again if the database had dropped it."""
+
+        async def once() -> Result:
+            async with self._reads.connect() as connection:
+                return await read(connection)
+
+        async with outages_as_domain_errors():
+            return await read_again_if_dropped(once)
 
 
 def _rendered(head: Row[Any], looks: Iterable[Row[Any]]) -> bool:

@@ -40,6 +40,17 @@ def unavailable(error: BaseException) -> StorageUnavailable | None:
 
 
 @asynccontextmanager
+async def outages_as_domain_errors() -> AsyncIterator[None]:
+    """Raises StorageUnavailable for a database out of reach in the block."""
+    try:
+        yield
+    except Exception as error:
+        if (outage := unavailable(error)) is not None:
+            raise outage from error
+        raise
+
+
+@asynccontextmanager
 async def conflicts_as_domain_errors() -> AsyncIterator[None]:
     """Raises Conflict, with a message fit for callers, for a lost race in the block."""
     try:

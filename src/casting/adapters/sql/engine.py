@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from casting.adapters.sql import sqlite_driver
+from casting.adapters.sql.disconnects import drop_closed_on_checkout
 from casting.adapters.sql.write_turns import TurnTakingSession, write_turns
 
 DEFAULT_URL = "sqlite+aiosqlite:///./var/casting.db"
@@ -41,7 +42,6 @@ def create_engine(
     if parsed.get_backend_name() == "postgresql":
         statement_ms = str(round(statement_timeout * 1000))
         options.update(
-            pool_pre_ping=True,
             connect_args={
                 "timeout": connect_timeout,
                 "server_settings": {"statement_timeout": statement_ms, "application_name": application_name},
@@ -53,6 +53,9 @@ def create_engine(
     engine = _create_async_engine(parsed, **options)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_rules)
+    else:
+        # Not pool_pre_ping: a trip on every checkout (disconnects.py says what replaces it).
+        drop_closed_on_checkout(engine)
     return engine
 
 

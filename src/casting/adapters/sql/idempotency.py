@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, Row, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from casting.adapters.sql import mappers
+from casting.adapters.sql.disconnects import read_again_if_dropped
 from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import IdempotencyRow
 from casting.domain.ports import IdempotencyRecord
@@ -29,8 +30,12 @@ class SqlIdempotencyRepository:
             IdempotencyRow.operation == operation,
             IdempotencyRow.request_id == request_id,
         )
-        async with for_reads(engine).connect() as connection:
-            row = (await connection.execute(query)).first()
+
+        async def read() -> Row[Any] | None:
+            async with for_reads(engine).connect() as connection:
+                return (await connection.execute(query)).first()
+
+        row = await read_again_if_dropped(read)
         return mappers.idempotency_from_row(row) if row else None
 
     async def add(self, record: IdempotencyRecord) -> None:
