@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, delete, select
+from sqlalchemy import CursorResult, Row, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from casting.adapters.sql import mappers
@@ -13,6 +13,13 @@ from casting.adapters.sql.disconnects import read_again_if_dropped
 from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import IdempotencyRow
 from casting.domain.ports import IdempotencyRecord
+
+# Built once: a statement built per call costs its construction and its cache key every time.
+_EARLIER_CALL = select(IdempotencyRow).where(
+    IdempotencyRow.project == bindparam("project"),
+    IdempotencyRow.operation == bindparam("operation"),
+    IdempotencyRow.request_id == bindparam("request_id"),
+)
 
 
 class SqlIdempotencyRepository:
@@ -25,15 +32,11 @@ class SqlIdempotencyRepository:
         # another unit of work, which READ COMMITTED shows alike outside a transaction and in it.
         engine = self._session.bind
         assert isinstance(engine, AsyncEngine), "a unit of work's session is bound to an engine"
-        query = select(IdempotencyRow).where(
-            IdempotencyRow.project == project,
-            IdempotencyRow.operation == operation,
-            IdempotencyRow.request_id == request_id,
-        )
+        key = {"project": project, "operation": operation, "request_id": request_id}
 
         async def read() -> Row[Any] | None:
             async with for_reads(engine).connect() as connection:
-                return (await connection.execute(query)).first()
+                return (await connection.execute(_EARLIER_CALL, key)).first()
 
         row = await read_again_if_dropped(read)
         return mappers.idempotency_from_row(row) if row else None
