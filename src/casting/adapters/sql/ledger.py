@@ -8,9 +8,10 @@ transaction ends, on PostgreSQL by row lock, on SQLite by its one writer) and on
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Insert, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,13 +50,9 @@ class SqlLedgerRepository:
         the commit, not for every insert too."""
         async with conflicts_as_domain_errors():
             await self._session.flush()
-        insert = postgresql.insert if self._session.bind.dialect.name == "postgresql" else sqlite.insert
-        upsert = insert(SpendingRow).values(project=charge.project, month=charge.month, spent_micros=micros)
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[SpendingRow.project, SpendingRow.month],
-            set_={"spent_micros": SpendingRow.spent_micros + upsert.excluded.spent_micros},
-        ).returning(SpendingRow.spent_micros)
-        return int((await self._session.execute(upsert)).scalar_one())
+        upsert = _month_upsert(self._session.bind.dialect.name)
+        added = {"project": charge.project, "month": charge.month, "micros": micros}
+        return int((await self._session.execute(upsert, added)).scalar_one())
 
     async def settle(self, charge: Charge, usage: Usage, at: datetime) -> None:
         settled = await self._session.execute(
@@ -82,6 +79,20 @@ class SqlLedgerRepository:
             select(SpendingRow.spent_micros).where(SpendingRow.project == project, SpendingRow.month == month)
         )
         return int(total or 0)
+
+
+@cache
+def _month_upsert(dialect: str) -> Insert:
+    """Adds :micros to (:project, :month), made if new; returns the new total. Built once per
+    dialect: its `excluded` alias alone re-made every column's proxy on each call."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    upsert = insert(SpendingRow).values(
+        project=bindparam("project"), month=bindparam("month"), spent_micros=bindparam("micros")
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[SpendingRow.project, SpendingRow.month],
+        set_={"spent_micros": SpendingRow.spent_micros + upsert.excluded.spent_micros},
+    ).returning(SpendingRow.spent_micros)
 
 
 def _row(charge: Charge, usage: Usage | None = None, settled: datetime | None = None) -> ChargeRow:
