@@ -121,9 +121,9 @@ class GeminiGenerator:
             *(types.Part.from_bytes(data=r.data, mime_type=r.mime_type) for r in references),
             prompt.text,
         ]
-        image_config = types.ImageConfig(aspect_ratio=ASPECT_RATIO)
+        image_config = types.ImageConfigDict(aspect_ratio=ASPECT_RATIO)
         if spec.image_size and spec.image_size != DEFAULT_SIZE:
-            image_config.image_size = spec.image_size
+            image_config["image_size"] = spec.image_size
         spent = Usage()
         seen: Counter[str] = Counter()
         for attempt in range(1, self._max_attempts + 1):
@@ -164,12 +164,15 @@ class GeminiGenerator:
         self._client.close()
 
     async def _attempt(
-        self, contents: list[types.PartUnion], image_config: types.ImageConfig, timeout_ms: int
+        self, contents: list[types.PartUnion], image_config: types.ImageConfigDict, timeout_ms: int
     ) -> Answer | Failure:
-        config = types.GenerateContentConfig(
+        # As a dict: the SDK builds its config from one, where it deep-copies a config object.
+        config = types.GenerateContentConfigDict(
             response_modalities=["IMAGE"],
             image_config=image_config,
-            http_options=None if timeout_ms == self._timeout_ms else types.HttpOptions(timeout=timeout_ms),
+            http_options=None
+            if timeout_ms == self._timeout_ms
+            else types.HttpOptionsDict(timeout=timeout_ms),
             # The answer's JSON as it came: read_answer parses it at a third of the SDK's cost.
             should_return_http_response=True,
         )
