@@ -42,7 +42,7 @@ from bench.cores import CoreSampler
 from bench.harness import StandInGenerator, generate_request, sequential, service, sqlite_url
 from bench.load import Bursts, answers_burst, burst, load_process
 from bench.memory import free_port, start_server, wait_serving
-from bench.model_server import model_server
+from bench.model_server import fetch_answer, model_server
 from bench.report import Report
 from casting.adapters.sql.migrate import upgrade_to_head
 from casting.v1 import casting_pb2_grpc
@@ -130,9 +130,7 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
                 generate = await sequential(
                     lambda: s.stub.GenerateSheet(generate_request(str(uuid.uuid4()))), sequential_calls
                 )
-            async with aiohttp.ClientSession() as session:
-                endpoint = f"{url}/v1beta/models/stand-in:generateContent"
-                model_alone = await sequential(lambda: _answer(session, endpoint), sequential_calls)
+            model_alone = await _answer_alone(url, sequential_calls)
     _report_bursts(report, "", bursts, cores, calls)
     # The floor: the same answers taken in with no service at all.
     for ordinal, wall in zip(("first", "second"), bare.walls, strict=True):
@@ -166,9 +164,10 @@ def _report_cores(report: Report, label: str, bursts: Bursts, cores: CoreSampler
                "ms", f"1.5x needs <= {allowed:.1f} ms")  # fmt: skip
 
 
-async def _answer(session: aiohttp.ClientSession, endpoint: str) -> bytes:
-    async with session.post(endpoint, json={"contents": []}) as response:
-        return await response.read()
+async def _answer_alone(model_url: str, calls: int) -> list[float]:
+    """Seconds of the stand-in's answer fetched `calls` times one at a time, unparsed."""
+    async with aiohttp.ClientSession() as session:
+        return await sequential(lambda: fetch_answer(session, model_url), calls)
 
 
 async def real_client_processes(
@@ -204,10 +203,7 @@ async def _at_once(address: str, model_url: str, calls: int) -> tuple[list[float
     async with grpc.aio.insecure_channel(address) as channel:
         stub = casting_pb2_grpc.CastingServiceStub(channel)
         generate = await sequential(lambda: stub.GenerateSheet(generate_request(str(uuid.uuid4()))), calls)
-    async with aiohttp.ClientSession() as session:
-        endpoint = f"{model_url}/v1beta/models/stand-in:generateContent"
-        model_alone = await sequential(lambda: _answer(session, endpoint), calls)
-    return generate, model_alone
+    return generate, await _answer_alone(model_url, calls)
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ import aiohttp
 import grpc
 
 from bench.harness import generate_request
+from bench.model_server import fetch_answer
 from casting.adapters.generators.gemini_answers import read_answer
 from casting.v1 import casting_pb2_grpc
 
@@ -102,13 +103,11 @@ def answers_burst(model_url: str, calls: int, times: int) -> Bursts:
 
 
 async def _answers_burst(model_url: str, calls: int, times: int) -> Bursts:
-    endpoint = f"{model_url}/v1beta/models/stand-in:generateContent"
     connector = aiohttp.TCPConnector(limit=0)  # as many connections as calls, as the SDK opens
     async with aiohttp.ClientSession(connector=connector) as session:
 
         async def call(_index: int) -> None:
-            async with session.post(endpoint, json={"contents": []}) as response:
-                read_answer(await response.read())
+            read_answer(await fetch_answer(session, model_url))
 
         return await _bursts(call, calls, times)
 

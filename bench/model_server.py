@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from itertools import count
 from multiprocessing import get_context
 
+import aiohttp
 from aiohttp import web
 
 from bench.harness import stamped
@@ -80,6 +81,14 @@ def serve(png: bytes, latency_seconds: float, ready: object, port_box: object) -
         await asyncio.Event().wait()
 
     asyncio.run(main())
+
+
+async def fetch_answer(session: aiohttp.ClientSession, base_url: str) -> bytes:
+    """One answer's JSON from the stand-in at `base_url`, fetched by a bare client (no SDK)."""
+    async with session.post(
+        f"{base_url}/v1beta/models/stand-in:generateContent", json={"contents": []}
+    ) as response:
+        return await response.read()
 
 
 @contextmanager
