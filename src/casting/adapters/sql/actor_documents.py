@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from casting.adapters.sql import actor_reads
 from casting.adapters.sql.conflicts import outages_as_domain_errors
-from casting.adapters.sql.disconnects import read_again_if_dropped
+from casting.adapters.sql.disconnects import read_on
 from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import ActorRow, CastRow, VariantRow
 from casting.domain.documents import ActorDocument, CastDocument, LookDocument
@@ -181,13 +181,8 @@ class SqlActorDocuments:
 
     async def _read(self, read: Callable[[AsyncConnection], Awaitable[Result]]) -> Result:
         """`read` on a connection of the read side, run again if the database had dropped it."""
-
-        async def once() -> Result:
-            async with self._reads.connect() as connection:
-                return await read(connection)
-
         async with outages_as_domain_errors():
-            return await read_again_if_dropped(once)
+            return await read_on(self._reads, read)
 
 
 def _rendered(head: Row[Any], looks: Iterable[Row[Any]]) -> bool:

@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 Result = TypeVar("Result")
@@ -49,3 +49,14 @@ async def read_again_if_dropped(read: Callable[[], Awaitable[Result]]) -> Result
         if not error.connection_invalidated:
             raise
     return await read()
+
+
+async def read_on(engine: AsyncEngine, read: Callable[[AsyncConnection], Awaitable[Result]]) -> Result:
+    """`read` on a new connection of `engine`, run again on another if the database had dropped
+    the first (read_again_if_dropped)."""
+
+    async def once() -> Result:
+        async with engine.connect() as connection:
+            return await read(connection)
+
+    return await read_again_if_dropped(once)

@@ -6,10 +6,10 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Row, bindparam, delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from casting.adapters.sql import mappers
-from casting.adapters.sql.disconnects import read_again_if_dropped
+from casting.adapters.sql.disconnects import read_on
 from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import IdempotencyRow
 from casting.domain.ports import IdempotencyRecord
@@ -34,11 +34,10 @@ class SqlIdempotencyRepository:
         assert isinstance(engine, AsyncEngine), "a unit of work's session is bound to an engine"
         key = {"project": project, "operation": operation, "request_id": request_id}
 
-        async def read() -> Row[Any] | None:
-            async with for_reads(engine).connect() as connection:
-                return (await connection.execute(_EARLIER_CALL, key)).first()
+        async def read(connection: AsyncConnection) -> Row[Any] | None:
+            return (await connection.execute(_EARLIER_CALL, key)).first()
 
-        row = await read_again_if_dropped(read)
+        row = await read_on(for_reads(engine), read)
         return mappers.idempotency_from_row(row) if row else None
 
     async def add(self, record: IdempotencyRecord) -> None:
