@@ -9,7 +9,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bench import generation, ledger, library, memory, round_trips, story_casting, throughput, verification
+from bench import (
+    blobs,
+    generation,
+    ledger,
+    library,
+    memory,
+    round_trips,
+    story_casting,
+    throughput,
+    verification,
+)
 from bench.harness import sheet_png
 from bench.report import Report
 
@@ -17,6 +27,7 @@ SECTIONS = (
     "concurrency",
     "overhead",
     "real-client",
+    "blobs",
     "library",
     "ledger",
     "throughput",
@@ -63,6 +74,8 @@ async def run(report: Report, sections: tuple[str, ...], postgres_url: str | Non
         await generation.real_client(report, png, calls, sequential_calls)
         if postgres_url is not None:
             await generation.real_client_processes(report, png, calls, sequential_calls, postgres_url)
+    if "blobs" in sections:
+        await blobs.blobs(report, png, calls=30 if quick else 200)
     if "library" in sections:
         sizes = (100, 2_000) if quick else (100, 2_000, 20_000)
         await library.library(report, sizes, calls=30 if quick else 200, postgres_url=postgres_url)

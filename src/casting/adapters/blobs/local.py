@@ -83,6 +83,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+            _drop_from_cache(file.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -93,6 +94,17 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def _drop_from_cache(fd: int) -> None:
+    """Lets the page cache drop a blob once it is on disk. A blob is written once and read
+    seldom (a preview viewed, a look branched from): one read from disk then costs less than a
+    cache that grows by every blob, and the pages given back hold the database and the next
+    blob. Growing the cache is dear where its memory was never touched: a new 1.5 MB sheet took
+    ~3 ms to write on the bench's VM with its pages kept, ~0.3 ms into recycled ones (the bench's
+    `blobs` section)."""
+    if hasattr(os, "posix_fadvise"):  # not on macOS
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
 
 def _subdirectories(directory: Path) -> list[Path]:
