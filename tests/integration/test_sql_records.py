@@ -64,9 +64,9 @@ async def test_a_sheet_round_trips_and_is_saved_as_an_actor(library: Library) ->
         assert await uow.sheets.get("another-project", sheet.id) is None
         # As SaveActor does: the actor and the sheet's new state in one transaction.
         loaded.mark_saved(actor.id)
-        await uow.actors.add(actor)
         for image in {i.id: i for v in actor.variants for i in v.images}.values():
-            await uow.images.add(image)
+            await uow.images.add(image)  # before the look that shows it, as the use-cases do
+        await uow.actors.add(actor)
         await uow.sheets.save(loaded)
         await uow.commit()
 

@@ -111,7 +111,8 @@ class ActorCache(Protocol[Read]):
 
 
 class SheetRepository(Protocol):
-    async def add(self, sheet: Sheet) -> None: ...
+    async def add(self, sheet: Sheet) -> None:
+        """Adds a new sheet; its image is added first."""
 
     async def get(self, project: str, sheet_id: str, *, for_update: bool = False) -> Sheet | None: ...
 
@@ -123,7 +124,9 @@ class SheetRepository(Protocol):
 
 
 class ImageRepository(Protocol):
-    async def add(self, image: Image) -> None: ...
+    async def add(self, image: Image) -> None:
+        """Adds a new image's row: before the sheet or look that shows it, which may be
+        written at once."""
 
     async def get(self, project: str, image_id: str) -> Image | None: ...
 
@@ -161,7 +164,7 @@ class IdempotencyRepository(Protocol):
     async def get(self, project: str, operation: str, request_id: str) -> IdempotencyRecord | None: ...
 
     async def add(self, record: IdempotencyRecord) -> None:
-        """Stages a record; a live record under the same key makes the commit a Conflict."""
+        """Adds a record; a live record under the same key is a Conflict, here or at the commit."""
 
     async def delete_expired(self, cutoff: datetime, key: tuple[str, str, str] | None = None) -> int:
         """Stages the removal of the records created at or before `cutoff` — only the one

@@ -12,6 +12,7 @@ from casting.adapters.sql import mappers
 from casting.adapters.sql.disconnects import read_on
 from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import IdempotencyRow
+from casting.adapters.sql.rows import insert_row, inserting
 from casting.domain.ports import IdempotencyRecord
 
 # Built once: a statement built per call costs its construction and its cache key every time.
@@ -20,6 +21,8 @@ _EARLIER_CALL = select(IdempotencyRow).where(
     IdempotencyRow.operation == bindparam("operation"),
     IdempotencyRow.request_id == bindparam("request_id"),
 )
+
+_NEW_RECORD = inserting(IdempotencyRow)
 
 
 class SqlIdempotencyRepository:
@@ -41,8 +44,8 @@ class SqlIdempotencyRepository:
         return mappers.idempotency_from_row(row) if row else None
 
     async def add(self, record: IdempotencyRecord) -> None:
-        # A second record for the same key fails at commit as a Conflict (primary key).
-        self._session.add(mappers.idempotency_to_row(record))
+        # A second record for the same key fails as a Conflict (primary key).
+        await insert_row(self._session, _NEW_RECORD, mappers.idempotency_values(record))
 
     async def delete_expired(self, cutoff: datetime, key: tuple[str, str, str] | None = None) -> int:
         expired = delete(IdempotencyRow).where(IdempotencyRow.create_time <= cutoff)

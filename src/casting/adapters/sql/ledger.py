@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors
 from casting.adapters.sql.models import ChargeRow, SpendingRow
+from casting.adapters.sql.rows import insert_row, inserting
 from casting.domain.ports import Charge
 from casting.domain.values import Usage
 
@@ -27,7 +28,7 @@ class SqlLedgerRepository:
 
     async def reserve(self, charge: Charge) -> int:
         total = await self._add_to_month(charge, charge.reserved_micros)
-        self._session.add(_row(charge))
+        await insert_row(self._session, _NEW_CHARGE, _charge_values(charge))
         return total - charge.reserved_micros
 
     async def extend(self, charge: Charge, micros: int) -> int:
@@ -40,19 +41,19 @@ class SqlLedgerRepository:
         return total - micros
 
     async def record(self, charge: Charge, usage: Usage, at: datetime) -> None:
-        self._session.add(_row(charge, usage, at))  # written before the month is locked
+        # Written before the month is locked, which lasts until the commit.
+        await insert_row(self._session, _NEW_CHARGE, _charge_values(charge, usage, at))
         await self._add_to_month(charge, usage.cost_micros)
 
     async def _add_to_month(self, charge: Charge, micros: int) -> int:
         """Adds to the project's month (made if new), which stays locked until the transaction
         ends; returns the new total. Every drawing of a project updates that one row, so what the
-        transaction has staged is written first: the lock is then held for this statement and
-        the commit, not for every insert too."""
-        async with conflicts_as_domain_errors():
-            await self._session.flush()
+        session holds is written first (its autoflush): the lock is then held for this statement
+        and the commit, not for every insert too."""
         upsert = _month_upsert(self._session.bind.dialect.name)
         added = {"project": charge.project, "month": charge.month, "micros": micros}
-        return int((await self._session.execute(upsert, added)).scalar_one())
+        async with conflicts_as_domain_errors():
+            return int((await self._session.execute(upsert, added)).scalar_one())
 
     async def settle(self, charge: Charge, usage: Usage, at: datetime) -> None:
         settled = await self._session.execute(
@@ -86,27 +87,33 @@ def _month_upsert(dialect: str) -> Insert:
     """Adds :micros to (:project, :month), made if new; returns the new total. Built once per
     dialect: its `excluded` alias alone re-made every column's proxy on each call."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    upsert = insert(SpendingRow).values(
+    month = inserting(SpendingRow).table  # the table, as rows.inserting says why
+    upsert = insert(month).values(
         project=bindparam("project"), month=bindparam("month"), spent_micros=bindparam("micros")
     )
     return upsert.on_conflict_do_update(
-        index_elements=[SpendingRow.project, SpendingRow.month],
-        set_={"spent_micros": SpendingRow.spent_micros + upsert.excluded.spent_micros},
-    ).returning(SpendingRow.spent_micros)
+        index_elements=[month.c.project, month.c.month],
+        set_={"spent_micros": month.c.spent_micros + upsert.excluded.spent_micros},
+    ).returning(month.c.spent_micros)
 
 
-def _row(charge: Charge, usage: Usage | None = None, settled: datetime | None = None) -> ChargeRow:
+_NEW_CHARGE = inserting(ChargeRow)
+
+
+def _charge_values(
+    charge: Charge, usage: Usage | None = None, settled: datetime | None = None
+) -> dict[str, Any]:
     """The charge's row: reserved (no usage yet), or recorded at `usage`'s cost."""
     usage = usage or Usage()
-    return ChargeRow(
-        id=charge.id,
-        project=charge.project,
-        month=charge.month,
-        reserved_micros=charge.reserved_micros,
-        cost_micros=None if settled is None else usage.cost_micros,
-        model_calls=usage.model_calls,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        create_time=charge.reserve_time,
-        settle_time=settled,
-    )
+    return {
+        "id": charge.id,
+        "project": charge.project,
+        "month": charge.month,
+        "reserved_micros": charge.reserved_micros,
+        "cost_micros": None if settled is None else usage.cost_micros,
+        "model_calls": usage.model_calls,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "create_time": charge.reserve_time,
+        "settle_time": settled,
+    }

@@ -1,8 +1,10 @@
 """Rows <-> domain: the one place that knows both shapes.
 
 `*_from_row` builds a domain object from fully loaded rows. `write_*` copies a domain object
-onto a row, new or loaded, so that creating and updating share one field list. Writes set
-image ids only: image rows are added by the image repository, never through an aggregate.
+onto a row, new or loaded, so that creating and updating share one field list. `*_values` are a
+new row's columns, for the repositories that add rows with one INSERT rather than through the
+session's unit of work. Writes set image ids only: image rows are added by the image repository,
+never through an aggregate.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from sqlalchemy import Row
 from casting.adapters.sql.models import (
     ActorRow,
     CastRow,
-    IdempotencyRow,
     ImageRow,
     OperationRow,
     ProvenanceColumns,
@@ -94,18 +95,18 @@ def image_from_row(row: ImageRow) -> Image:
     )
 
 
-def image_to_row(image: Image) -> ImageRow:
-    return ImageRow(
-        id=image.id,
-        project=image.project,
-        blob_key=image.blob_key,
-        mime_type=image.mime_type,
-        width=image.width,
-        height=image.height,
-        size_bytes=image.size_bytes,
-        sha256=image.sha256,
-        create_time=image.create_time,
-    )
+def image_values(image: Image) -> dict[str, Any]:
+    return {
+        "id": image.id,
+        "project": image.project,
+        "blob_key": image.blob_key,
+        "mime_type": image.mime_type,
+        "width": image.width,
+        "height": image.height,
+        "size_bytes": image.size_bytes,
+        "sha256": image.sha256,
+        "create_time": image.create_time,
+    }
 
 
 def _provenance_from_row(row: ProvenanceColumns) -> Provenance | None:
@@ -123,19 +124,27 @@ def _provenance_from_row(row: ProvenanceColumns) -> Provenance | None:
     )
 
 
-def _write_provenance(row: ProvenanceColumns, provenance: Provenance | None) -> None:
-    row.generator = provenance.generator if provenance else None
-    row.model = provenance.model if provenance else None
-    row.prompt_version = provenance.prompt_version if provenance else None
-    row.prompt_sha256 = provenance.prompt_sha256 if provenance else None
-    row.reference_image_ids = list(provenance.reference_image_ids) if provenance else None
-    row.duration_seconds = provenance.duration_seconds if provenance else None
-    row.verification = verification_document(provenance.verification) if provenance else None
+def _provenance_values(provenance: Provenance | None) -> dict[str, Any]:
+    """The ProvenanceColumns of a sheet or a look."""
     usage = provenance.usage if provenance else Usage()
-    row.model_calls = usage.model_calls
-    row.input_tokens = usage.input_tokens
-    row.output_tokens = usage.output_tokens
-    row.cost_micros = usage.cost_micros
+    return {
+        "generator": provenance.generator if provenance else None,
+        "model": provenance.model if provenance else None,
+        "prompt_version": provenance.prompt_version if provenance else None,
+        "prompt_sha256": provenance.prompt_sha256 if provenance else None,
+        "reference_image_ids": list(provenance.reference_image_ids) if provenance else None,
+        "duration_seconds": provenance.duration_seconds if provenance else None,
+        "verification": verification_document(provenance.verification) if provenance else None,
+        "model_calls": usage.model_calls,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cost_micros": usage.cost_micros,
+    }
+
+
+def _write(row: object, values: Mapping[str, Any]) -> None:
+    for column, value in values.items():
+        setattr(row, column, value)
 
 
 def verification_document(verification: Verification) -> dict[str, Any]:
@@ -259,7 +268,7 @@ def _write_variant(row: VariantRow, variant: Variant) -> None:
     row.is_default = variant.is_default
     row.create_time = variant.create_time
     row.update_time = variant.update_time
-    _write_provenance(row, variant.provenance)
+    _write(row, _provenance_values(variant.provenance))
     references = [variant.reference_image] if variant.reference_image else []
     _write_image_links(row.reference_images, references, ReferenceImageRow)
     _write_image_links(row.images, variant.images, VariantImageRow)
@@ -318,22 +327,29 @@ def _look_base_from_row(row: SheetRow) -> LookBase | None:
     )
 
 
-def write_sheet(row: SheetRow, sheet: Sheet) -> None:
-    row.id = sheet.id
-    row.project = sheet.project
-    row.story_style = sheet.story_style
-    row.image_style = sheet.image_style
-    row.traits = traits_to_json(sheet.traits)
-    row.image_id = sheet.image.id
-    row.create_time = sheet.create_time
-    row.expire_time = sheet.expire_time
-    row.character_id = sheet.actor_id
+def sheet_values(sheet: Sheet) -> dict[str, Any]:
+    """The sheet's columns but its row version, which the mapper keeps."""
     base = sheet.base
-    row.base_character_id = base.actor_id if base else None
-    row.base_variant_id = base.variant_id if base else None
-    row.base_trait_changes = trait_changes_to_json(base.trait_changes) if base else None
-    row.base_story_id = base.story if base else None
-    _write_provenance(row, sheet.provenance)
+    return {
+        "id": sheet.id,
+        "project": sheet.project,
+        "story_style": sheet.story_style,
+        "image_style": sheet.image_style,
+        "traits": traits_to_json(sheet.traits),
+        "image_id": sheet.image.id,
+        "create_time": sheet.create_time,
+        "expire_time": sheet.expire_time,
+        "character_id": sheet.actor_id,
+        "base_character_id": base.actor_id if base else None,
+        "base_variant_id": base.variant_id if base else None,
+        "base_trait_changes": trait_changes_to_json(base.trait_changes) if base else None,
+        "base_story_id": base.story if base else None,
+        **_provenance_values(sheet.provenance),
+    }
+
+
+def write_sheet(row: SheetRow, sheet: Sheet) -> None:
+    _write(row, sheet_values(sheet))
 
 
 def idempotency_from_row(row: Row[Any]) -> IdempotencyRecord:
@@ -348,15 +364,15 @@ def idempotency_from_row(row: Row[Any]) -> IdempotencyRecord:
     )
 
 
-def idempotency_to_row(record: IdempotencyRecord) -> IdempotencyRow:
-    return IdempotencyRow(
-        project=record.project,
-        operation=record.operation,
-        request_id=record.request_id,
-        fingerprint=record.fingerprint,
-        resource_id=record.resource_id,
-        create_time=record.create_time,
-    )
+def idempotency_values(record: IdempotencyRecord) -> dict[str, Any]:
+    return {
+        "project": record.project,
+        "operation": record.operation,
+        "request_id": record.request_id,
+        "fingerprint": record.fingerprint,
+        "resource_id": record.resource_id,
+        "create_time": record.create_time,
+    }
 
 
 def thumbnail_from_row(row: ThumbnailRow) -> Thumbnail:

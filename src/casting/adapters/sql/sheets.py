@@ -11,21 +11,23 @@ from sqlalchemy.orm import joinedload
 
 from casting.adapters.sql import mappers
 from casting.adapters.sql.models import SheetRow
+from casting.adapters.sql.rows import insert_row, inserting
 from casting.domain.errors import Conflict
 from casting.domain.model import Sheet
+
+_NEW_SHEET = inserting(SheetRow)
+# Where the mapper's version counter starts (version_id_col), for the rows it did not write.
+_FIRST_VERSION = {"version": 1}
 
 
 class SqlSheetRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        # Strong references: the identity map would let clean rows go before save().
+        # Strong references to the rows read: the identity map would let clean rows go before save().
         self._rows: dict[str, SheetRow] = {}
 
     async def add(self, sheet: Sheet) -> None:
-        row = SheetRow()
-        mappers.write_sheet(row, sheet)
-        self._session.add(row)
-        self._rows[sheet.id] = row
+        await insert_row(self._session, _NEW_SHEET, mappers.sheet_values(sheet) | _FIRST_VERSION)
 
     async def get(self, project: str, sheet_id: str, *, for_update: bool = False) -> Sheet | None:
         query = (
