@@ -23,6 +23,7 @@ from casting.adapters.sql.migrate import upgrade_to_head
 from casting.domain.ports import GeneratedImage, GenerationSpec
 from casting.domain.values import ImageBytes
 from casting.server.container import Container
+from casting.server.heap import return_large_blocks
 from casting.server.main import freeze_startup_heap, running
 from casting.server.settings import Settings
 from casting.v1 import casting_pb2 as pb
@@ -122,6 +123,7 @@ async def service(
     replaces the image model when given, and `overrides` other providers by name. Verification
     is off unless `settings` turn it on: the stand-in's pictures are no offline drawings for the
     offline judge to measure."""
+    return_large_blocks()  # the heap as `casting serve` sets it, once for the process
     container = Container()
     base = Settings(
         host="127.0.0.1",
