@@ -28,7 +28,7 @@ from casting.adapters.judges.gemini import GeminiJudge
 from casting.adapters.judges.offline import OfflineJudge
 from casting.adapters.recent_actors import RecentActors
 from casting.adapters.sql.actor_documents import SqlActorDocuments
-from casting.adapters.sql.engine import create_engine, create_session_factory
+from casting.adapters.sql.engine import create_engine, create_session_factory, for_reads
 from casting.adapters.sql.tracing import trace_statements
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.adapters.system import SystemClock, UuidFactory
@@ -219,6 +219,8 @@ class Container(containers.DeclarativeContainer):
 
     engine = providers.Resource(_engine, settings=settings, tracing=tracing)
     session_factory = providers.Singleton(create_session_factory, engine=engine)
+    # One-statement reads outside any transaction: built once, not on every read.
+    read_engine = providers.Singleton(for_reads, engine)
     # GetActor answers from recent documents, GetVariant and the console from recent actors;
     # every unit of work drops what it changes from both, and renders it for the read side.
     recent_actors = providers.Singleton(RecentActors, ttl_seconds=settings.provided.actor_cache_seconds)
@@ -229,6 +231,7 @@ class Container(containers.DeclarativeContainer):
         session_factory=session_factory,
         recent=providers.List(recent_actors, recent_documents),
         render=renderer,
+        reads=read_engine,
     )
     actor_documents = providers.Singleton(SqlActorDocuments, engine=engine, render=renderer)
 

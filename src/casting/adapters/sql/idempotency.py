@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from casting.adapters.sql import mappers
 from casting.adapters.sql.disconnects import read_on
-from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import IdempotencyRow
 from casting.adapters.sql.rows import insert_row, inserting
 from casting.domain.ports import IdempotencyRecord
@@ -26,21 +25,21 @@ _NEW_RECORD = inserting(IdempotencyRow)
 
 
 class SqlIdempotencyRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, reads: AsyncEngine) -> None:
+        """`reads`: the session's engine for one-statement reads (engine.for_reads)."""
         self._session = session
+        self._reads = reads
 
     async def get(self, project: str, operation: str, request_id: str) -> IdempotencyRecord | None:
         # One statement on a read connection, not in the session's transaction, whose BEGIN and
         # ROLLBACK were two more round trips on PostgreSQL: what it reads was committed by
         # another unit of work, which READ COMMITTED shows alike outside a transaction and in it.
-        engine = self._session.bind
-        assert isinstance(engine, AsyncEngine), "a unit of work's session is bound to an engine"
         key = {"project": project, "operation": operation, "request_id": request_id}
 
         async def read(connection: AsyncConnection) -> Row[Any] | None:
             return (await connection.execute(_EARLIER_CALL, key)).first()
 
-        row = await read_on(for_reads(engine), read)
+        row = await read_on(self._reads, read)
         return mappers.idempotency_from_row(row) if row else None
 
     async def add(self, record: IdempotencyRecord) -> None:

@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from casting.adapters.recent_actors import RecentActors
 from casting.adapters.sql.actor_documents import write_documents
 from casting.adapters.sql.actors import SqlActorRepository
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors, unavailable
+from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.idempotency import SqlIdempotencyRepository
 from casting.adapters.sql.images import SqlImageRepository
 from casting.adapters.sql.ledger import SqlLedgerRepository
@@ -27,7 +28,8 @@ class SqlUnitOfWork:
     between concurrent calls. A database out of reach anywhere in the block (commit included)
     leaves it as StorageUnavailable. A commit renders the actors it adds or changes for the
     read side with `render` (without one they are rendered as they are read), and drops them
-    from the `recent` caches."""
+    from the `recent` caches. `reads` is the session's engine for one-statement reads
+    (engine.for_reads), when already built."""
 
     actors: SqlActorRepository
     sheets: SqlSheetRepository
@@ -42,10 +44,12 @@ class SqlUnitOfWork:
         session_factory: async_sessionmaker[AsyncSession],
         recent: Sequence[RecentActors[Any]] = (),
         render: ActorRenderer | None = None,
+        reads: AsyncEngine | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._recent = recent
         self._render = render
+        self._reads = reads
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -56,7 +60,7 @@ class SqlUnitOfWork:
         self.actors = SqlActorRepository(session)
         self.sheets = SqlSheetRepository(session)
         self.images = SqlImageRepository(session)
-        self.idempotency = SqlIdempotencyRepository(session)
+        self.idempotency = SqlIdempotencyRepository(session, self._reads or for_reads(self._bind(session)))
         self.thumbnails = SqlThumbnailRepository(session)
         self.operations = SqlOperationRepository(session)
         self.ledger = SqlLedgerRepository(session)
@@ -93,6 +97,12 @@ class SqlUnitOfWork:
 
     async def rollback(self) -> None:
         await self._active().rollback()
+
+    @staticmethod
+    def _bind(session: AsyncSession) -> AsyncEngine:
+        engine = session.bind
+        assert isinstance(engine, AsyncEngine), "a unit of work's session is bound to an engine"
+        return engine
 
     def _active(self) -> AsyncSession:
         if self._session is None:
