@@ -100,9 +100,9 @@ def _drop_from_cache(fd: int) -> None:
     """Lets the page cache drop a blob once it is on disk. A blob is written once and read
     seldom (a preview viewed, a look branched from): one read from disk then costs less than a
     cache that grows by every blob, and the pages given back hold the database and the next
-    blob. Growing the cache is dear where its memory was never touched: a new 1.5 MB sheet took
-    ~3 ms to write on the bench's VM with its pages kept, ~0.3 ms into recycled ones (the bench's
-    `blobs` section)."""
+    blob. Growing the cache can be dear: on the bench's VM, while its host had taken back the
+    memory the guest had freed, a new 1.5 MB sheet took 6-8 ms to put with its pages kept and
+    3.5 ms with them dropped; at other times the two cost the same (bench/README.md)."""
     if hasattr(os, "posix_fadvise"):  # not on macOS
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
 
