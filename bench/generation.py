@@ -43,7 +43,8 @@ from bench.harness import StandInGenerator, generate_request, sequential, servic
 from bench.load import Bursts, answers_burst, burst, load_process
 from bench.memory import free_port, start_server, wait_serving
 from bench.model_server import fetch_answer, model_server
-from bench.report import Report
+from bench.report import Report, ms, percentile
+from bench.writes import WriteHolds
 from casting.adapters.sql.migrate import upgrade_to_head
 from casting.v1 import casting_pb2_grpc
 
@@ -121,7 +122,7 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
             async with service(
                 database_url, directory, max_concurrent_generations=calls, **_gemini(url)
             ) as s:
-                with CoreSampler() as cores:
+                with CoreSampler() as cores, WriteHolds() as writes:
                     bursts = await loop.run_in_executor(loader, burst, s.address, calls, BURSTS)
             with CoreSampler() as bare_cores:
                 bare = await loop.run_in_executor(loader, answers_burst, url, calls, BURSTS)
@@ -132,6 +133,7 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
                 )
             model_alone = await _answer_alone(url, sequential_calls)
     _report_bursts(report, "", bursts, cores, calls)
+    _report_writes(report, bursts, writes)
     # The floor: the same answers taken in with no service at all.
     for ordinal, wall in zip(("first", "second"), bare.walls, strict=True):
         measure = f"floor: a bare client reads the answers, {ordinal} burst / one"
@@ -151,6 +153,19 @@ def _report_bursts(report: Report, label: str, bursts: Bursts, cores: CoreSample
             SECTION_REAL, f"{label}{ordinal} burst wall / one call", wall / bursts.one, "x", "target <= 1.5x"
         )
     _report_cores(report, label, bursts, cores, calls)
+
+
+def _report_writes(report: Report, bursts: Bursts, writes: WriteHolds) -> None:
+    """How long SQLite's writers held their turn, and their sum beside what the bursts took
+    beyond one call: near 1, the writers' queue is what the bursts wait on."""
+    held = writes.seconds
+    spread = f"p90 {ms(percentile(held, 90))} ms, mean {ms(sum(held) / len(held))} ms, n={len(held)}"
+    report.add(
+        SECTION_REAL, "write turn held, first write to the end, p50", ms(percentile(held, 50)), "ms", spread
+    )
+    beyond = sum(bursts.walls) - len(bursts.walls) * bursts.one
+    measure = "write turn held in all / the bursts' time beyond one call"
+    report.add(SECTION_REAL, measure, sum(held) / beyond, "x", "near 1: the writers' queue is the bound")
 
 
 def _report_cores(report: Report, label: str, bursts: Bursts, cores: CoreSampler, calls: int) -> None:
