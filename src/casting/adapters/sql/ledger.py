@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors
 from casting.adapters.sql.models import ChargeRow, SpendingRow
-from casting.adapters.sql.rows import insert_row, inserting
+from casting.adapters.sql.rows import insert_row, inserting, table_of
 from casting.domain.ports import Charge
 from casting.domain.values import Usage
 
@@ -87,7 +87,7 @@ def _month_upsert(dialect: str) -> Insert:
     """Adds :micros to (:project, :month), made if new; returns the new total. Built once per
     dialect: its `excluded` alias alone re-made every column's proxy on each call."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    month = inserting(SpendingRow).table  # the table, as rows.inserting says why
+    month = table_of(SpendingRow)
     upsert = insert(month).values(
         project=bindparam("project"), month=bindparam("month"), spent_micros=bindparam("micros")
     )

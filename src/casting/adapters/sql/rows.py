@@ -19,12 +19,17 @@ from casting.adapters.sql.conflicts import conflicts_as_domain_errors
 from casting.adapters.sql.models import Base
 
 
-def inserting(model: type[Base]) -> Insert:
-    """The INSERT of one row of `model`'s table. On the table, not the mapped class: on the
-    class the session would take it for an ORM bulk insert, which costs more than it saves."""
+def table_of(model: type[Base]) -> Table:
+    """The table of a mapped class, for statements the session must not take for ORM ones: an
+    INSERT on the class is an ORM bulk insert, which costs more than it saves."""
     table = model.__table__
     assert isinstance(table, Table)
-    return insert(table)
+    return table
+
+
+def inserting(model: type[Base]) -> Insert:
+    """The INSERT of one row of `model`'s table."""
+    return insert(table_of(model))
 
 
 async def insert_row(session: AsyncSession, statement: Insert, values: dict[str, Any]) -> None:
