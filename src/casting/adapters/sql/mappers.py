@@ -96,17 +96,7 @@ def image_from_row(row: ImageRow) -> Image:
 
 
 def image_values(image: Image) -> dict[str, Any]:
-    return {
-        "id": image.id,
-        "project": image.project,
-        "blob_key": image.blob_key,
-        "mime_type": image.mime_type,
-        "width": image.width,
-        "height": image.height,
-        "size_bytes": image.size_bytes,
-        "sha256": image.sha256,
-        "create_time": image.create_time,
-    }
+    return _fields_of(image)
 
 
 def _provenance_from_row(row: ProvenanceColumns) -> Provenance | None:
@@ -365,14 +355,13 @@ def idempotency_from_row(row: Row[Any]) -> IdempotencyRecord:
 
 
 def idempotency_values(record: IdempotencyRecord) -> dict[str, Any]:
-    return {
-        "project": record.project,
-        "operation": record.operation,
-        "request_id": record.request_id,
-        "fingerprint": record.fingerprint,
-        "resource_id": record.resource_id,
-        "create_time": record.create_time,
-    }
+    return _fields_of(record)
+
+
+def _fields_of(value: Any) -> dict[str, Any]:
+    """A dataclass's fields, named as its table's columns are (an INSERT refuses a name its
+    table lacks); shallow, unlike asdict."""
+    return {f.name: getattr(value, f.name) for f in fields(value)}
 
 
 def thumbnail_from_row(row: ThumbnailRow) -> Thumbnail:
