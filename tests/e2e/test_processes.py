@@ -27,6 +27,7 @@ from tests.support.waiting import eventually
 PROCESSES = 2
 IN_FLIGHT = "casting_generations_in_flight "
 STOPPING = "casting stopping: health is NOT_SERVING"
+SERVING = "casting serving on port"
 REQUEST = pb.GenerateSheetRequest(parent="projects/p", story_style="comedy", image_style="chibi")
 
 
@@ -170,6 +171,10 @@ def test_a_process_that_dies_unasked_stops_the_others_and_the_parent_fails(
     parent = serve(tmp_path, serve_env(tmp_path, database_url, port))
     started.append(parent)
     wait_until_serving(port, parent)
+    # The port answers once one child does: the other may still be starting, and would die of
+    # the parent's SIGTERM before it listens for it.
+    log = tmp_path / "server.log"
+    eventually(lambda: log.read_text().count(SERVING) == PROCESSES)
     children = [int(pid) for pid in _logged(tmp_path, "casting serving from").rsplit(":", 1)[1].split()]
     assert len(children) == PROCESSES
 
