@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 
 from sqlalchemy import Select, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.orm.interfaces import LoaderOption
@@ -22,6 +22,7 @@ from casting.adapters.sql.models import (
     VariantImageRow,
     VariantRow,
 )
+from casting.adapters.sql.rows import write_staged
 from casting.domain.errors import Conflict
 from casting.domain.model import Actor
 from casting.domain.pagination import PageRequest
@@ -75,7 +76,7 @@ class SqlActorRepository:
         return mappers.actor_from_row(rows[0]) if rows else None
 
     async def read(self, project: str, actor_id: str) -> Actor | None:
-        return await actor_reads.get(await self._session.connection(), project, actor_id)
+        return await actor_reads.get(await self._connection(), project, actor_id)
 
     async def save(self, actor: Actor) -> None:
         row = await self._row(actor)
@@ -106,10 +107,16 @@ class SqlActorRepository:
 
     # `list` is a method of this class: annotations here spell the builtin `builtins.list`.
     async def list(self, project: str, where: ActorFilter, page: PageRequest) -> builtins.list[Actor]:
-        return await actor_reads.list_actors(await self._session.connection(), project, where, page)
+        return await actor_reads.list_actors(await self._connection(), project, where, page)
 
     async def list_cast(self, project: str, story: str, page: PageRequest) -> builtins.list[Actor]:
-        return await actor_reads.list_cast(await self._session.connection(), project, story, page)
+        return await actor_reads.list_cast(await self._connection(), project, story, page)
+
+    async def _connection(self) -> AsyncConnection:
+        """The session's connection, for reads that bypass the session, once the rows it has
+        staged are written."""
+        await write_staged(self._session)
+        return await self._session.connection()
 
     async def _row(self, actor: Actor) -> ActorRow | None:
         """The row this unit of work read `actor` from, else the row as it is now."""

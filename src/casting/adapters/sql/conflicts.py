@@ -50,12 +50,22 @@ async def outages_as_domain_errors() -> AsyncIterator[None]:
         raise
 
 
-@asynccontextmanager
-async def conflicts_as_domain_errors() -> AsyncIterator[None]:
-    """Raises Conflict, with a message fit for callers, for a lost race in the block."""
-    try:
-        yield
-    except (DBAPIError, StaleDataError) as error:
-        if not is_conflict(error):
-            raise
-        raise Conflict("the resource was changed concurrently; retry the request") from error
+def conflicts_as_domain_errors() -> ConflictsAsDomainErrors:
+    """Raises Conflict, with a message fit for callers, for a lost race in the block: `async
+    with` it, or `with` it in code that runs synchronously (session events)."""
+    return ConflictsAsDomainErrors()
+
+
+class ConflictsAsDomainErrors:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        if isinstance(error, DBAPIError | StaleDataError) and is_conflict(error):
+            raise Conflict("the resource was changed concurrently; retry the request") from error
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
+        self.__exit__(_type, error, _tb)

@@ -12,6 +12,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from casting.adapters.sql import sqlite_driver
 from casting.adapters.sql.disconnects import drop_closed_on_checkout
+from casting.adapters.sql.rows import StagingSession
 from casting.adapters.sql.write_turns import TurnTakingSession, write_turns
 
 DEFAULT_URL = "sqlite+aiosqlite:///./var/casting.db"
@@ -65,7 +66,7 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
         return async_sessionmaker(
             engine, expire_on_commit=False, sync_session_class=TurnTakingSession, info=write_turns()
         )
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=StagingSession)
 
 
 def for_reads(engine: AsyncEngine) -> AsyncEngine:

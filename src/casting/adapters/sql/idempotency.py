@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 from casting.adapters.sql import mappers
 from casting.adapters.sql.disconnects import read_on
 from casting.adapters.sql.models import IdempotencyRow
-from casting.adapters.sql.rows import insert_row, inserting
+from casting.adapters.sql.rows import add_row
 from casting.domain.ports import IdempotencyRecord
 
 # Built once: a statement built per call costs its construction and its cache key every time.
@@ -20,8 +20,6 @@ _EARLIER_CALL = select(IdempotencyRow).where(
     IdempotencyRow.operation == bindparam("operation"),
     IdempotencyRow.request_id == bindparam("request_id"),
 )
-
-_NEW_RECORD = inserting(IdempotencyRow)
 
 
 class SqlIdempotencyRepository:
@@ -43,8 +41,8 @@ class SqlIdempotencyRepository:
         return mappers.idempotency_from_row(row) if row else None
 
     async def add(self, record: IdempotencyRecord) -> None:
-        # A second record for the same key fails as a Conflict (primary key).
-        await insert_row(self._session, _NEW_RECORD, mappers.idempotency_values(record))
+        # A second record for the same key fails as a Conflict (primary key) where it is written.
+        add_row(self._session, IdempotencyRow, mappers.idempotency_values(record))
 
     async def delete_expired(self, cutoff: datetime, key: tuple[str, str, str] | None = None) -> int:
         expired = delete(IdempotencyRow).where(IdempotencyRow.create_time <= cutoff)

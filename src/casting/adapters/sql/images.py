@@ -9,10 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from casting.adapters.sql import mappers
 from casting.adapters.sql.models import ImageRow, ReferenceImageRow, SheetRow, ThumbnailRow, VariantImageRow
-from casting.adapters.sql.rows import insert_row, inserting
+from casting.adapters.sql.rows import add_row
 from casting.domain.values import Image
-
-_NEW_IMAGE = inserting(ImageRow)
 
 
 class SqlImageRepository:
@@ -20,7 +18,7 @@ class SqlImageRepository:
         self._session = session
 
     async def add(self, image: Image) -> None:
-        await insert_row(self._session, _NEW_IMAGE, mappers.image_values(image))
+        add_row(self._session, ImageRow, mappers.image_values(image))
 
     async def get(self, project: str, image_id: str) -> Image | None:
         query = select(ImageRow).where(ImageRow.id == image_id, ImageRow.project == project)

@@ -2,7 +2,10 @@
 
 The total is kept beside the charges so that checking a budget reads one row, whatever the
 month's count of drawings: a reservation is one upsert of that row (which locks it until the
-transaction ends, on PostgreSQL by row lock, on SQLite by its one writer) and one insert.
+transaction ends, on PostgreSQL by row lock, on SQLite by its one writer) and one insert. A
+drawing of a project without a cap only adds to the total, which no one reads back in its
+transaction: its charge and addition are staged with the drawing's rows (rows.py), so on
+PostgreSQL the row is locked for that one statement.
 """
 
 from __future__ import annotations
@@ -12,12 +15,11 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import CursorResult, Insert, bindparam, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors
 from casting.adapters.sql.models import ChargeRow, SpendingRow
-from casting.adapters.sql.rows import insert_row, inserting, table_of
+from casting.adapters.sql.rows import add_row, add_to_total, table_of, upsert_adding
 from casting.domain.ports import Charge
 from casting.domain.values import Usage
 
@@ -28,7 +30,7 @@ class SqlLedgerRepository:
 
     async def reserve(self, charge: Charge) -> int:
         total = await self._add_to_month(charge, charge.reserved_micros)
-        await insert_row(self._session, _NEW_CHARGE, _charge_values(charge))
+        add_row(self._session, ChargeRow, _charge_values(charge))
         return total - charge.reserved_micros
 
     async def extend(self, charge: Charge, micros: int) -> int:
@@ -41,15 +43,13 @@ class SqlLedgerRepository:
         return total - micros
 
     async def record(self, charge: Charge, usage: Usage, at: datetime) -> None:
-        # Written before the month is locked, which lasts until the commit.
-        await insert_row(self._session, _NEW_CHARGE, _charge_values(charge, usage, at))
-        await self._add_to_month(charge, usage.cost_micros)
+        add_row(self._session, ChargeRow, _charge_values(charge, usage, at))
+        month = {"project": charge.project, "month": charge.month}
+        add_to_total(self._session, SpendingRow, "spent_micros", month, usage.cost_micros)
 
     async def _add_to_month(self, charge: Charge, micros: int) -> int:
         """Adds to the project's month (made if new), which stays locked until the transaction
-        ends; returns the new total. Every drawing of a project updates that one row, so what the
-        session holds is written first (its autoflush): the lock is then held for this statement
-        and the commit, not for every insert too."""
+        ends; returns the new total."""
         upsert = _month_upsert(self._session.bind.dialect.name)
         added = {"project": charge.project, "month": charge.month, "micros": micros}
         async with conflicts_as_domain_errors():
@@ -86,18 +86,14 @@ class SqlLedgerRepository:
 def _month_upsert(dialect: str) -> Insert:
     """Adds :micros to (:project, :month), made if new; returns the new total. Built once per
     dialect: its `excluded` alias alone re-made every column's proxy on each call."""
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     month = table_of(SpendingRow)
-    upsert = insert(month).values(
-        project=bindparam("project"), month=bindparam("month"), spent_micros=bindparam("micros")
-    )
-    return upsert.on_conflict_do_update(
-        index_elements=[month.c.project, month.c.month],
-        set_={"spent_micros": month.c.spent_micros + upsert.excluded.spent_micros},
-    ).returning(month.c.spent_micros)
-
-
-_NEW_CHARGE = inserting(ChargeRow)
+    added: dict[str, Any] = {
+        "project": bindparam("project"),
+        "month": bindparam("month"),
+        "spent_micros": bindparam("micros"),
+    }
+    upsert = upsert_adding(month, ("project", "month"), "spent_micros", added, dialect)
+    return upsert.returning(month.c.spent_micros)
 
 
 def _charge_values(

@@ -11,11 +11,10 @@ from sqlalchemy.orm import joinedload
 
 from casting.adapters.sql import mappers
 from casting.adapters.sql.models import SheetRow
-from casting.adapters.sql.rows import insert_row, inserting
+from casting.adapters.sql.rows import add_row
 from casting.domain.errors import Conflict
 from casting.domain.model import Sheet
 
-_NEW_SHEET = inserting(SheetRow)
 # Where the mapper's version counter starts (version_id_col), for the rows it did not write.
 _FIRST_VERSION = {"version": 1}
 
@@ -27,7 +26,7 @@ class SqlSheetRepository:
         self._rows: dict[str, SheetRow] = {}
 
     async def add(self, sheet: Sheet) -> None:
-        await insert_row(self._session, _NEW_SHEET, mappers.sheet_values(sheet) | _FIRST_VERSION)
+        add_row(self._session, SheetRow, mappers.sheet_values(sheet) | _FIRST_VERSION)
 
     async def get(self, project: str, sheet_id: str, *, for_update: bool = False) -> Sheet | None:
         query = (

@@ -17,6 +17,7 @@ from casting.adapters.sql.idempotency import SqlIdempotencyRepository
 from casting.adapters.sql.images import SqlImageRepository
 from casting.adapters.sql.ledger import SqlLedgerRepository
 from casting.adapters.sql.operations import SqlOperationRepository
+from casting.adapters.sql.rows import write_staged, write_staged_alone, writes_alone
 from casting.adapters.sql.sheets import SqlSheetRepository
 from casting.adapters.sql.thumbnails import SqlThumbnailRepository
 from casting.domain.ports import ActorRenderer
@@ -51,6 +52,7 @@ class SqlUnitOfWork:
         self._render = render
         self._reads = reads
         self._session: AsyncSession | None = None
+        self._read_engine: AsyncEngine | None = None
 
     async def __aenter__(self) -> Self:
         # The session takes a connection only when first used; a pool that has none left
@@ -60,7 +62,8 @@ class SqlUnitOfWork:
         self.actors = SqlActorRepository(session)
         self.sheets = SqlSheetRepository(session)
         self.images = SqlImageRepository(session)
-        self.idempotency = SqlIdempotencyRepository(session, self._reads or for_reads(self._bind(session)))
+        self._read_engine = self._reads or for_reads(self._bind(session))
+        self.idempotency = SqlIdempotencyRepository(session, self._read_engine)
         self.thumbnails = SqlThumbnailRepository(session)
         self.operations = SqlOperationRepository(session)
         self.ledger = SqlLedgerRepository(session)
@@ -83,6 +86,12 @@ class SqlUnitOfWork:
         try:
             async with conflicts_as_domain_errors():
                 session = self._active()
+                if writes_alone(session) and self._read_engine is not None:
+                    # Nothing but added rows: one statement, atomic without a transaction (rows.py).
+                    async with self._read_engine.connect() as connection:
+                        await write_staged_alone(session, connection)
+                    return
+                await write_staged(session)
                 if self._render is not None and self.actors.kept:
                     await session.flush()  # the versions the documents are rendered at
                     render = self._render

@@ -22,6 +22,8 @@ from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.util import await_
 
+from casting.adapters.sql.rows import StagingSession
+
 # pysqlite's default busy timeout: how long SQLite itself would have let a writer wait.
 WAIT_SECONDS = 5.0
 
@@ -29,7 +31,7 @@ _TURNS = "casting.write_turns"
 _HOLDS_TURN = "casting.holds_write_turn"
 
 
-class TurnTakingSession(Session):
+class TurnTakingSession(StagingSession):
     """A Session whose writes wait for the turn that `write_turns()` put in its `info`."""
 
 
