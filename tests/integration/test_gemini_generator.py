@@ -115,6 +115,17 @@ async def test_a_sheet_is_drawn_from_the_prompt_alone(
     assert (result.model, result.prompt_version) == ("gemini-3-pro-image-preview", "sheet.v2")
 
 
+async def test_a_drawing_logs_nothing_at_info(
+    make_generator: MakeGenerator, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No tools are declared: the SDK's automatic function calling stays off, and with it the
+    line it would log on every call ("AFC is enabled with max remote calls: 10.")."""
+    caplog.set_level(logging.INFO)
+    await make_generator().generate(SHEET, [])
+
+    assert [record.getMessage() for record in caplog.records] == []
+
+
 @pytest.mark.parametrize(
     ("data", "mime_type"),
     [(fake.picture(fake.SHEET_SIZE, "JPEG"), "image/jpeg"), (fake.picture((1024, 1024)), "image/png")],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -39,6 +40,13 @@ async def test_it_asks_in_json_mode_with_the_references_first_and_the_candidate_
     images = [decoded(p["inlineData"]["data"]) for p in parts if "inlineData" in p]
     assert images == [PARENT.data, ROOT.data, CANDIDATE.data]
     assert parts[-1]["text"].startswith("You check a drawn webtoon character profile sheet")
+
+
+async def test_a_judgement_logs_nothing_at_info(judge: GeminiJudge, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)  # the SDK's "AFC is enabled" line, were function calling on
+    await judge.judge(VARIANT, CANDIDATE, [PARENT])
+
+    assert [record.getMessage() for record in caplog.records] == []
 
 
 async def test_a_passing_answer_is_every_rule_passed_with_the_score_and_its_usage(judge: GeminiJudge) -> None:

@@ -41,6 +41,9 @@ DEFAULT_MODEL = "gemini-2.5-flash-image"
 # Vertex AI's (google-genai's own default there).
 API_VERSIONS = {"gemini-api": "v1beta", "vertex": "v1beta1"}
 ASPECT_RATIO = "9:16"
+# No tools are declared. With automatic function calling on (the SDK's default), every call
+# deep-copies its config and logs "AFC is enabled" at INFO, ready to run what the model asks.
+NO_FUNCTION_CALLING = types.AutomaticFunctionCallingConfigDict(disable=True)
 
 Backend = Literal["gemini-api", "vertex"]
 
@@ -175,6 +178,7 @@ class GeminiGenerator:
             else types.HttpOptionsDict(timeout=timeout_ms),
             # The answer's JSON as it came: read_answer parses it at a third of the SDK's cost.
             should_return_http_response=True,
+            automatic_function_calling=NO_FUNCTION_CALLING,
         )
         try:
             response = await self._client.aio.models.generate_content(

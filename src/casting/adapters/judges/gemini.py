@@ -14,6 +14,7 @@ from google import genai
 from google.genai import errors, types
 from pydantic import BaseModel, Field, ValidationError
 
+from casting.adapters.generators.gemini import NO_FUNCTION_CALLING
 from casting.adapters.generators.gemini_answers import tokens_of
 from casting.adapters.generators.gemini_failures import TRANSPORT_ERRORS, from_api_error, from_transport_error
 from casting.adapters.generators.prices import PriceTable
@@ -91,6 +92,7 @@ class GeminiJudge:
             response_schema=Verdict,
             temperature=0.0,
             http_options=types.HttpOptions(timeout=self._call_timeout()),
+            automatic_function_calling=NO_FUNCTION_CALLING,
         )
         try:
             response = await self._client.aio.models.generate_content(
