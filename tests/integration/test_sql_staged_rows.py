@@ -123,6 +123,22 @@ async def test_rows_staged_are_read_back_before_the_commit_and_gone_without_it(l
         assert await uow.images.get(PROJECT, sheet.image.id) is None
 
 
+async def test_a_rollback_forgets_the_rows_staged_before_it(library: Library) -> None:
+    dropped, kept = a_sheet(library), a_sheet(library)
+    async with library.uow() as uow:
+        await uow.images.add(dropped.image)
+        await uow.sheets.add(dropped)
+        await uow.rollback()
+        await uow.images.add(kept.image)
+        await uow.sheets.add(kept)
+        await uow.commit()
+
+    async with library.uow() as uow:
+        assert await uow.sheets.get(PROJECT, dropped.id) is None
+        assert await uow.images.get(PROJECT, dropped.image.id) is None
+        assert await uow.sheets.get(PROJECT, kept.id) == kept
+
+
 async def test_a_capped_drawing_settles_after_rows_staged_before_it(library: Library) -> None:
     """A reservation reads the month's total: what was staged before it is counted."""
     async with library.uow() as uow:

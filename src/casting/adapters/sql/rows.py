@@ -109,6 +109,11 @@ def writes_alone(session: AsyncSession) -> bool:
     )
 
 
+def discard_staged(session: AsyncSession) -> None:
+    """Forgets what the session has staged, as a rollback forgets what it sent."""
+    session.info.pop(_STAGED, None)
+
+
 async def write_staged(session: AsyncSession) -> None:
     """Writes what the session has staged, in its transaction."""
     if _has_staged(session):

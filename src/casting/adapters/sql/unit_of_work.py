@@ -17,7 +17,7 @@ from casting.adapters.sql.idempotency import SqlIdempotencyRepository
 from casting.adapters.sql.images import SqlImageRepository
 from casting.adapters.sql.ledger import SqlLedgerRepository
 from casting.adapters.sql.operations import SqlOperationRepository
-from casting.adapters.sql.rows import write_staged, write_staged_alone, writes_alone
+from casting.adapters.sql.rows import discard_staged, write_staged, write_staged_alone, writes_alone
 from casting.adapters.sql.sheets import SqlSheetRepository
 from casting.adapters.sql.thumbnails import SqlThumbnailRepository
 from casting.domain.ports import ActorRenderer
@@ -105,7 +105,9 @@ class SqlUnitOfWork:
                     recent.forget(self.actors.changed)
 
     async def rollback(self) -> None:
-        await self._active().rollback()
+        session = self._active()
+        discard_staged(session)
+        await session.rollback()
 
     @staticmethod
     def _bind(session: AsyncSession) -> AsyncEngine:
