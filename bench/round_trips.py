@@ -24,8 +24,8 @@ from tests.support.pg_proxy import PostgresProxy
 SECTION = "trips"
 POOLS = ("casting", "casting-slots")
 NOTES = {
-    "GenerateSheet with a request_id": "0fe7bf6: 21",
-    "GenerateSheet without one": "0fe7bf6: 14",
+    "GenerateSheet with a request_id": "0fe7bf6: 21; 80ee9d7: 10",
+    "GenerateSheet without one": "0fe7bf6: 14; 80ee9d7: 8",
     "GetActor, cache off": "0fe7bf6: 4; one statement: 1",
 }
 
