@@ -29,8 +29,9 @@ class SqlUnitOfWork:
     between concurrent calls. A database out of reach anywhere in the block (commit included)
     leaves it as StorageUnavailable. A commit renders the actors it adds or changes for the
     read side with `render` (without one they are rendered as they are read), and drops them
-    from the `recent` caches. `reads` is the session's engine for one-statement reads
-    (engine.for_reads), when already built."""
+    from the `recent` caches. `reads` is the session's engine for one statement without a
+    transaction (engine.for_reads), when already built: reads, and the commit of a unit of work
+    that only added rows (rows.py)."""
 
     actors: SqlActorRepository
     sheets: SqlSheetRepository
