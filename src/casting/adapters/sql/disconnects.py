@@ -42,7 +42,7 @@ def _drop_closed(_dbapi: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedCo
 
 async def read_again_if_dropped(read: Callable[[], Awaitable[Result]]) -> Result:
     """`read()`, once more if it failed because the database had dropped its connection. Only
-    for reads (and locks a dropped connection no longer holds): the first try may have run."""
+    for reads: the first try may have run."""
     try:
         return await read()
     except DBAPIError as error:
