@@ -53,7 +53,6 @@ class SqlUnitOfWork:
         self._render = render
         self._reads = reads
         self._session: AsyncSession | None = None
-        self._read_engine: AsyncEngine | None = None
 
     async def __aenter__(self) -> Self:
         # The session takes a connection only when first used; a pool that has none left
@@ -63,8 +62,9 @@ class SqlUnitOfWork:
         self.actors = SqlActorRepository(session)
         self.sheets = SqlSheetRepository(session)
         self.images = SqlImageRepository(session)
-        self._read_engine = self._reads or for_reads(self._bind(session))
-        self.idempotency = SqlIdempotencyRepository(session, self._read_engine)
+        if self._reads is None:  # built once: every session of the factory has the same engine
+            self._reads = for_reads(self._bind(session))
+        self.idempotency = SqlIdempotencyRepository(session, self._reads)
         self.thumbnails = SqlThumbnailRepository(session)
         self.operations = SqlOperationRepository(session)
         self.ledger = SqlLedgerRepository(session)
@@ -87,9 +87,9 @@ class SqlUnitOfWork:
         try:
             async with conflicts_as_domain_errors():
                 session = self._active()
-                if writes_alone(session) and self._read_engine is not None:
+                if writes_alone(session) and self._reads is not None:
                     # Nothing but added rows: one statement, atomic without a transaction (rows.py).
-                    async with self._read_engine.connect() as connection:
+                    async with self._reads.connect() as connection:
                         await write_staged_alone(session, connection)
                     return
                 await write_staged(session)
