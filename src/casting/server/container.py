@@ -11,6 +11,7 @@ from dependency_injector import containers, providers
 from google import genai
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
+from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.adapters.blobs import blob_store_from_url
@@ -28,9 +29,17 @@ from casting.adapters.judges.gemini import GeminiJudge
 from casting.adapters.judges.offline import OfflineJudge
 from casting.adapters.recent_actors import RecentActors
 from casting.adapters.sql.actor_documents import SqlActorDocuments
-from casting.adapters.sql.engine import create_engine, create_session_factory, for_reads
+from casting.adapters.sql.engine import (
+    create_engine,
+    create_session_factory,
+    create_sqlite_writer,
+    for_reads,
+    is_in_memory_sqlite,
+)
+from casting.adapters.sql.group_commit import GroupCommit
 from casting.adapters.sql.tracing import trace_statements
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
+from casting.adapters.sql.write_turns import WriteTurns
 from casting.adapters.system import SystemClock, UuidFactory
 from casting.adapters.tasks.in_process import InProcessEngine
 from casting.adapters.tasks.procrastinate_engine import ProcrastinateEngine
@@ -89,6 +98,23 @@ async def _engine(settings: Settings, tracing: TracerProvider) -> AsyncIterator[
         yield engine
     finally:
         await engine.dispose()
+
+
+async def _group_commit(
+    settings: Settings, turns: WriteTurns, tracing: TracerProvider
+) -> AsyncIterator[GroupCommit | None]:
+    """On a SQLite file, where units of work that only add rows are committed together."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or is_in_memory_sqlite(url):
+        yield None
+        return
+    engine = create_sqlite_writer(url)
+    trace_statements(engine, tracing)
+    group = GroupCommit(engine, turns)
+    try:
+        yield group
+    finally:
+        await group.close()
 
 
 def _decoding_pool(settings: Settings) -> Iterator[DecodingPool]:
@@ -218,7 +244,9 @@ class Container(containers.DeclarativeContainer):
     tracing = providers.Resource(tracer_provider, exporters=span_exporters)
 
     engine = providers.Resource(_engine, settings=settings, tracing=tracing)
-    session_factory = providers.Singleton(create_session_factory, engine=engine)
+    # SQLite's writers take turns in the process: the sessions and the group commit alike.
+    write_turns = providers.Singleton(WriteTurns)
+    session_factory = providers.Singleton(create_session_factory, engine=engine, turns=write_turns)
     # One-statement reads outside any transaction: built once, not on every read.
     read_engine = providers.Singleton(for_reads, engine)
     # GetActor answers from recent documents, GetVariant and the console from recent actors;
@@ -226,12 +254,14 @@ class Container(containers.DeclarativeContainer):
     recent_actors = providers.Singleton(RecentActors, ttl_seconds=settings.provided.actor_cache_seconds)
     recent_documents = providers.Singleton(RecentActors, ttl_seconds=settings.provided.actor_cache_seconds)
     renderer = providers.Object(render_actor)
+    group_commit = providers.Resource(_group_commit, settings=settings, turns=write_turns, tracing=tracing)
     uow = providers.Factory(
         SqlUnitOfWork,
         session_factory=session_factory,
         recent=providers.List(recent_actors, recent_documents),
         render=renderer,
         reads=read_engine,
+        group=group_commit,
     )
     actor_documents = providers.Singleton(SqlActorDocuments, engine=engine, render=renderer)
 

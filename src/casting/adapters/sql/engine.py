@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import URL, event, make_url
+from sqlalchemy import URL, Connection, Engine, event, make_url
+from sqlalchemy import create_engine as _create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -13,7 +14,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from casting.adapters.sql import sqlite_driver
 from casting.adapters.sql.disconnects import drop_closed_on_checkout
 from casting.adapters.sql.rows import StagingSession
-from casting.adapters.sql.write_turns import TurnTakingSession, write_turns
+from casting.adapters.sql.write_turns import TurnTakingSession, WriteTurns, taking
 
 DEFAULT_URL = "sqlite+aiosqlite:///./var/casting.db"
 
@@ -60,11 +61,26 @@ def create_engine(
     return engine
 
 
-def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def create_sqlite_writer(url: str | URL) -> Engine:
+    """A synchronous engine (the standard library's sqlite3) on the SQLite file of `url`, for
+    writes made on a thread of their own (group_commit.py). Its transactions begin IMMEDIATE, so
+    they take the write lock at once, and may hold savepoints: sqlite3 is left in autocommit and
+    SQLAlchemy sends BEGIN itself, as SQLAlchemy's documentation of pysqlite recommends."""
+    engine = _create_sync_engine(make_url(url).set(drivername="sqlite+pysqlite"), pool_size=1)
+    event.listen(engine, "connect", _sqlite_writer_rules)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def create_session_factory(
+    engine: AsyncEngine, turns: WriteTurns | None = None
+) -> async_sessionmaker[AsyncSession]:
+    """Sessions on `engine`; on SQLite they take the writers' `turns` (a new one if not given)."""
     # Domain objects are built before commit; nothing should reload rows after it.
     if engine.dialect.name == "sqlite":
+        info = taking(turns or WriteTurns())
         return async_sessionmaker(
-            engine, expire_on_commit=False, sync_session_class=TurnTakingSession, info=write_turns()
+            engine, expire_on_commit=False, sync_session_class=TurnTakingSession, info=info
         )
     return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=StagingSession)
 
@@ -92,6 +108,15 @@ def ensure_sqlite_directory(url: URL) -> None:
     """Creates the directory of a SQLite file, which SQLite will not do itself."""
     if url.get_backend_name() == "sqlite" and not is_in_memory_sqlite(url) and url.database:
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_writer_rules(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    _sqlite_rules(dbapi_connection, record)
+    dbapi_connection.isolation_level = None  # no BEGIN of sqlite3's own
+
+
+def _begin_immediate(connection: Connection) -> None:
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_rules(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:

@@ -7,11 +7,12 @@ next sends anything: before any other statement or flush (so foreign keys keep t
 reads see them), or at the commit (`write_staged`), tables in the order they were first staged.
 
 On PostgreSQL they are one statement: each row's INSERT (or upsert) a data-modifying WITH of the
-last one's, checked as one (foreign keys at its end). A unit of work that did nothing else sends
-it outside a transaction (`writes_alone`): a generation's rows, which were BEGIN, five statements
-and COMMIT, are one round trip, and the month's total it adds to is locked for that statement
-alone. SQLite takes a table's rows in one executemany, one trip a table, in the writers' turn
-(write_turns).
+last one's, checked as one (foreign keys at its end). A unit of work that did nothing else
+(`writes_alone`) sends it outside a transaction: a generation's rows, which were BEGIN, five
+statements and COMMIT, are one round trip, and the month's total it adds to is locked for that
+statement alone. SQLite takes a table's rows in one executemany (`write_each_table`), in the
+writers' turn (write_turns); there a unit of work that did nothing else is committed with the
+others waiting then, in one transaction (group_commit.py).
 
 A duplicate key fails where the rows are written, as a Conflict: at the latest, at the commit.
 """
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Insert, Table, bindparam, event, insert
+from sqlalchemy import Connection, Insert, Table, bindparam, event, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -52,9 +53,26 @@ class _Total:
 
 
 @dataclass
-class _Staged:
+class StagedRows:
+    """What a session has staged: rows by table, and additions to totals."""
+
     rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
     totals: dict[_Total, dict[tuple[Any, ...], int]] = field(default_factory=dict)
+
+    @classmethod
+    def joined(cls, parts: list[StagedRows]) -> StagedRows:
+        """All of `parts`, tables in the order they first come: each table's rows after those of
+        the tables before it in every part that has both, or else some row may come before the
+        one it refers to (a constraint then fails, as it would for any other cause)."""
+        joined = cls()
+        for part in parts:
+            for table, rows in part.rows.items():
+                joined.rows.setdefault(table, []).extend(rows)
+            for total, added in part.totals.items():
+                into = joined.totals.setdefault(total, {})
+                for key, amount in added.items():
+                    into[key] = into.get(key, 0) + amount
+        return joined
 
     def batches(self) -> list[tuple[Table | _Total, list[dict[str, Any]]]]:
         """Each table's rows, then each total's additions as rows (key and amount)."""
@@ -98,15 +116,16 @@ def _has_staged(session: AsyncSession) -> bool:
 
 
 def writes_alone(session: AsyncSession) -> bool:
-    """Whether the session's staged rows are all its commit would write, and can be written in
-    one statement outside a transaction (write_staged_alone): on PostgreSQL, by a session that
-    has sent nothing and holds no object to flush."""
+    """Whether the session's staged rows are all its commit would write, so that they can be
+    written without it (take_staged): it has sent nothing and holds no object to flush."""
     sync = session.sync_session
-    return (
-        _has_staged(session)
-        and sync.get_bind().dialect.name == "postgresql"
-        and not (sync.in_transaction() or sync.new or sync.dirty or sync.deleted)
-    )
+    return _has_staged(session) and not (sync.in_transaction() or sync.new or sync.dirty or sync.deleted)
+
+
+def take_staged(session: AsyncSession) -> StagedRows:
+    """What the session has staged, taken from it: the caller writes it."""
+    staged: StagedRows = session.info.pop(_STAGED)
+    return staged
 
 
 def discard_staged(session: AsyncSession) -> None:
@@ -120,33 +139,36 @@ async def write_staged(session: AsyncSession) -> None:
         await session.run_sync(_write_in_session)
 
 
-async def write_staged_alone(session: AsyncSession, connection: AsyncConnection) -> None:
-    """Writes what the session has staged (when `writes_alone`) on `connection`, in autocommit:
-    one statement, atomic on its own."""
-    staged: _Staged = session.info.pop(_STAGED)
+async def write_together(connection: AsyncConnection, staged: StagedRows) -> None:
+    """Writes `staged` on `connection` (PostgreSQL, in autocommit): one statement, atomic on its
+    own."""
     async with conflicts_as_domain_errors():
         await connection.execute(*_together(staged.batches()))
 
 
-def _staged(session: AsyncSession) -> _Staged:
-    staged: _Staged | None = session.info.get(_STAGED)
+def write_each_table(target: Session | Connection, staged: StagedRows) -> None:
+    """Writes `staged` through `target`, one executemany a table (SQLite)."""
+    for batch, rows in staged.batches():
+        target.execute(_each_row(batch, tuple(rows[0])), rows)
+
+
+def _staged(session: AsyncSession) -> StagedRows:
+    staged: StagedRows | None = session.info.get(_STAGED)
     if staged is None:
-        staged = session.info[_STAGED] = _Staged()
+        staged = session.info[_STAGED] = StagedRows()
     return staged
 
 
 def _write_in_session(session: Session) -> None:
-    staged: _Staged | None = session.info.pop(_STAGED, None)
+    staged: StagedRows | None = session.info.pop(_STAGED, None)
     if staged is None:
         return
-    dialect = session.get_bind().dialect.name
     # Not after a flush of the session's objects: those may refer to these rows.
     with conflicts_as_domain_errors(), session.no_autoflush:
-        if dialect == "postgresql":
+        if session.get_bind().dialect.name == "postgresql":
             session.execute(*_together(staged.batches()))
-            return
-        for target, rows in staged.batches():
-            session.execute(_each_row(target, tuple(rows[0]), dialect), rows)
+        else:
+            write_each_table(session, staged)
 
 
 @event.listens_for(StagingSession, "before_flush")
@@ -186,10 +208,10 @@ def _statement_of(shape: tuple[tuple[Table | _Total, int, tuple[str, ...]], ...]
 
 
 @lru_cache(maxsize=64)
-def _each_row(target: Table | _Total, columns: tuple[str, ...], dialect: str) -> Insert:
-    """The INSERT (or upsert) of one row of `columns` into `target`, its parameters named after
-    the columns: executed with many rows, one trip."""
-    return _one_row(target, dialect, {column: column for column in columns})
+def _each_row(target: Table | _Total, columns: tuple[str, ...]) -> Insert:
+    """SQLite's INSERT (or upsert) of one row of `columns` into `target`, its parameters named
+    after the columns: executed with many rows, one trip."""
+    return _one_row(target, "sqlite", {column: column for column in columns})
 
 
 def _one_row(target: Table | _Total, dialect: str, names: dict[str, str]) -> Insert:

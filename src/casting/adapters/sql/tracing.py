@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from opentelemetry import metrics, trace
 from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 
-def trace_statements(engine: AsyncEngine, provider: trace.TracerProvider) -> None:
+def trace_statements(engine: AsyncEngine | Engine, provider: trace.TracerProvider) -> None:
     """A span per SQL statement on `engine`. EngineTracer hooks one engine; the instrumentor's
     instrument() would patch SQLAlchemy process-wide, once, for one provider."""
     if isinstance(provider, trace.NoOpTracerProvider):
@@ -15,4 +16,4 @@ def trace_statements(engine: AsyncEngine, provider: trace.TracerProvider) -> Non
     tracer = provider.get_tracer("opentelemetry.instrumentation.sqlalchemy")
     # The connection-usage metric is not wanted: Prometheus has the service's metrics.
     unused = metrics.NoOpMeterProvider().get_meter(__name__).create_up_down_counter("db.client.connections")
-    EngineTracer(tracer, engine.sync_engine, unused)
+    EngineTracer(tracer, engine.sync_engine if isinstance(engine, AsyncEngine) else engine, unused)

@@ -13,11 +13,12 @@ from casting.adapters.sql.actor_documents import write_documents
 from casting.adapters.sql.actors import SqlActorRepository
 from casting.adapters.sql.conflicts import conflicts_as_domain_errors, unavailable
 from casting.adapters.sql.engine import for_reads
+from casting.adapters.sql.group_commit import GroupCommit
 from casting.adapters.sql.idempotency import SqlIdempotencyRepository
 from casting.adapters.sql.images import SqlImageRepository
 from casting.adapters.sql.ledger import SqlLedgerRepository
 from casting.adapters.sql.operations import SqlOperationRepository
-from casting.adapters.sql.rows import discard_staged, write_staged, write_staged_alone, writes_alone
+from casting.adapters.sql.rows import discard_staged, take_staged, write_staged, write_together, writes_alone
 from casting.adapters.sql.sheets import SqlSheetRepository
 from casting.adapters.sql.thumbnails import SqlThumbnailRepository
 from casting.domain.ports import ActorRenderer
@@ -30,8 +31,9 @@ class SqlUnitOfWork:
     leaves it as StorageUnavailable. A commit renders the actors it adds or changes for the
     read side with `render` (without one they are rendered as they are read), and drops them
     from the `recent` caches. `reads` is the session's engine for one statement without a
-    transaction (engine.for_reads), when already built: reads, and the commit of a unit of work
-    that only added rows (rows.py)."""
+    transaction (engine.for_reads), when already built: reads, and on PostgreSQL the commit of
+    a unit of work that only added rows (rows.py). On SQLite such a unit is committed with
+    others by `group`, when given (group_commit.py)."""
 
     actors: SqlActorRepository
     sheets: SqlSheetRepository
@@ -47,11 +49,13 @@ class SqlUnitOfWork:
         recent: Sequence[RecentActors[Any]] = (),
         render: ActorRenderer | None = None,
         reads: AsyncEngine | None = None,
+        group: GroupCommit | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._recent = recent
         self._render = render
         self._reads = reads
+        self._group = group
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -87,10 +91,7 @@ class SqlUnitOfWork:
         try:
             async with conflicts_as_domain_errors():
                 session = self._active()
-                if writes_alone(session) and self._reads is not None:
-                    # Nothing but added rows: one statement, atomic without a transaction (rows.py).
-                    async with self._reads.connect() as connection:
-                        await write_staged_alone(session, connection)
+                if writes_alone(session) and await self._wrote_alone(session):
                     return
                 await write_staged(session)
                 if self._render is not None and self.actors.kept:
@@ -104,6 +105,18 @@ class SqlUnitOfWork:
             if self.actors.changed:
                 for recent in self._recent:
                     recent.forget(self.actors.changed)
+
+    async def _wrote_alone(self, session: AsyncSession) -> bool:
+        """Commits a unit of work that only added rows without its session, where that is
+        cheaper: on PostgreSQL one statement in autocommit, on SQLite with others (group)."""
+        if self._group is not None:
+            await self._group.commit(take_staged(session))
+            return True
+        if self._reads is not None and self._reads.dialect.name == "postgresql":
+            async with self._reads.connect() as connection:
+                await write_together(connection, take_staged(session))
+            return True
+        return False
 
     async def rollback(self) -> None:
         session = self._active()

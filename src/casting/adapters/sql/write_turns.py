@@ -15,6 +15,8 @@ so a session that waits on another in its own task fails as it always did, not f
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,15 +38,32 @@ class TurnTakingSession(StagingSession):
 
 
 @dataclass(frozen=True)
-class _Turns:
-    wait_seconds: float
+class WriteTurns:
+    """The writers' turn of one database."""
+
+    wait_seconds: float = WAIT_SECONDS
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @asynccontextmanager
+    async def held(self) -> AsyncIterator[None]:
+        """The turn, for writes outside a session (group_commit.py)."""
+        taken = await _wait_for_turn(self)
+        try:
+            yield
+        finally:
+            if taken:
+                self.lock.release()
 
 
 def write_turns(wait_seconds: float = WAIT_SECONDS) -> dict[str, Any]:
     """Session `info` that makes the sessions of one database take turns to write; a writer
     goes ahead without its turn after `wait_seconds`."""
-    return {_TURNS: _Turns(wait_seconds)}
+    return taking(WriteTurns(wait_seconds))
+
+
+def taking(turns: WriteTurns) -> dict[str, Any]:
+    """Session `info` that makes a session take `turns` to write."""
+    return {_TURNS: turns}
 
 
 @event.listens_for(TurnTakingSession, "before_flush")
@@ -67,14 +86,14 @@ def _after_transaction(session: Session, transaction: SessionTransaction) -> Non
 
 
 def _take_turn(session: Session) -> None:
-    turns: _Turns | None = session.info.get(_TURNS)
+    turns: WriteTurns | None = session.info.get(_TURNS)
     if turns is not None and _HOLDS_TURN not in session.info:
         # Session events run synchronously inside SQLAlchemy's greenlet; await_ waits on the
         # loop. False (waited in vain) also stands until the transaction ends: no second wait.
         session.info[_HOLDS_TURN] = await_(_wait_for_turn(turns))
 
 
-async def _wait_for_turn(turns: _Turns) -> bool:
+async def _wait_for_turn(turns: WriteTurns) -> bool:
     try:
         async with asyncio.timeout(turns.wait_seconds):
             return await turns.lock.acquire()
