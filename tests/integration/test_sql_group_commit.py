@@ -119,6 +119,8 @@ async def test_a_refused_unit_fails_alone(database: Database) -> None:
     assert outcomes[0] is None and outcomes[2] is None
     assert isinstance(outcomes[1], Conflict)  # the same rows again
     assert await stored(library, second) and await stored(library, third) and await stored(library, first)
+    with pytest.raises(Conflict):
+        await store(library, second)  # alone this time
     await group.close()
 
 

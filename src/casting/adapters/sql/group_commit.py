@@ -20,7 +20,9 @@ belong to no caller's trace.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from opentelemetry import context
@@ -60,7 +62,7 @@ class GroupCommit:
     async def close(self) -> None:
         """Waits for the units handed over; then lets go of the thread and the connection."""
         if self._writer is not None:
-            await self._writer
+            await asyncio.gather(self._writer, return_exceptions=True)  # its units have its error
         self._thread.shutdown()
         self._engine.dispose()
 
@@ -82,27 +84,37 @@ class GroupCommit:
 
     def _write(self, units: list[_Unit]) -> list[IntegrityError | None]:
         with self._engine.begin() as connection:
-            if len(units) > 1:
-                try:
-                    # A table's rows from every unit in one statement, as long as none is refused.
-                    with connection.begin_nested():
-                        write_each_table(connection, StagedRows.joined([unit.rows for unit in units]))
-                    return [None] * len(units)
-                except IntegrityError:
-                    pass  # one at least is refused: each in turn, to tell which
-            return [self._write_alone(connection, unit) for unit in units]
+            if len(units) == 1:  # alone, its refusal is the transaction's
+                with _traced(units[0]):
+                    write_each_table(connection, units[0].rows)
+                return [None]
+            try:
+                # A table's rows from every unit in one statement, as long as none is refused.
+                with connection.begin_nested():
+                    write_each_table(connection, StagedRows.joined([unit.rows for unit in units]))
+                return [None] * len(units)
+            except IntegrityError:
+                pass  # one at least is refused: each in turn, to tell which
+            return [_write_alone(connection, unit) for unit in units]
 
-    @staticmethod
-    def _write_alone(connection: Connection, unit: _Unit) -> IntegrityError | None:
-        token = context.attach(unit.trace)
-        try:
-            with connection.begin_nested():
-                write_each_table(connection, unit.rows)
-        except IntegrityError as refused:
-            return refused
-        finally:
-            context.detach(token)
-        return None
+
+def _write_alone(connection: Connection, unit: _Unit) -> IntegrityError | None:
+    try:
+        with _traced(unit), connection.begin_nested():
+            write_each_table(connection, unit.rows)
+    except IntegrityError as refused:
+        return refused
+    return None
+
+
+@contextmanager
+def _traced(unit: _Unit) -> Iterator[None]:
+    """The unit's statements traced under its caller's span."""
+    token = context.attach(unit.trace)
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 def _settle(unit: _Unit, failure: BaseException | None) -> None:
