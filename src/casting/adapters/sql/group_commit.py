@@ -20,6 +20,7 @@ belong to no caller's trace.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -56,7 +57,8 @@ class GroupCommit:
         unit = _Unit(rows, context.get_current(), asyncio.get_running_loop().create_future())
         self._waiting.append(unit)
         if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write_waiting())
+            # In a context of its own, not the first caller's (its trace, its log fields).
+            self._writer = asyncio.create_task(self._write_waiting(), context=contextvars.Context())
         await unit.written
 
     async def close(self) -> None:
