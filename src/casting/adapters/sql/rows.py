@@ -61,9 +61,9 @@ class StagedRows:
 
     @classmethod
     def joined(cls, parts: list[StagedRows]) -> StagedRows:
-        """All of `parts`, tables in the order they first come: each table's rows after those of
-        the tables before it in every part that has both, or else some row may come before the
-        one it refers to (a constraint then fails, as it would for any other cause)."""
+        """All of `parts` as one, each table's rows in the order of the parts, and the tables in
+        the order each first comes. Parts that stage tables in other orders may then put a row
+        before the one it refers to: a constraint refuses it, and they are written one by one."""
         joined = cls()
         for part in parts:
             for table, rows in part.rows.items():
