@@ -11,7 +11,6 @@ from dependency_injector import containers, providers
 from google import genai
 from opentelemetry.trace import TracerProvider
 from prometheus_client import CollectorRegistry
-from sqlalchemy import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from casting.adapters.blobs import blob_store_from_url
@@ -101,16 +100,16 @@ async def _engine(settings: Settings, tracing: TracerProvider) -> AsyncIterator[
 
 
 async def _group_commit(
-    settings: Settings, turns: WriteTurns, tracing: TracerProvider
+    engine: AsyncEngine, turns: WriteTurns, tracing: TracerProvider
 ) -> AsyncIterator[GroupCommit | None]:
-    """On a SQLite file, where units of work that only add rows are committed together."""
-    url = make_url(settings.database_url)
-    if url.get_backend_name() != "sqlite" or is_in_memory_sqlite(url):
+    """On a SQLite file, where units of work that only add rows are committed together: on the
+    file of the sessions' `engine`, whatever its settings said."""
+    if engine.dialect.name != "sqlite" or is_in_memory_sqlite(engine.url):
         yield None
         return
-    engine = create_sqlite_writer(url)
-    trace_statements(engine, tracing)
-    group = GroupCommit(engine, turns)
+    writer = create_sqlite_writer(engine.url)
+    trace_statements(writer, tracing)
+    group = GroupCommit(writer, turns)
     try:
         yield group
     finally:
@@ -254,7 +253,7 @@ class Container(containers.DeclarativeContainer):
     recent_actors = providers.Singleton(RecentActors, ttl_seconds=settings.provided.actor_cache_seconds)
     recent_documents = providers.Singleton(RecentActors, ttl_seconds=settings.provided.actor_cache_seconds)
     renderer = providers.Object(render_actor)
-    group_commit = providers.Resource(_group_commit, settings=settings, turns=write_turns, tracing=tracing)
+    group_commit = providers.Resource(_group_commit, engine=engine, turns=write_turns, tracing=tracing)
     uow = providers.Factory(
         SqlUnitOfWork,
         session_factory=session_factory,
