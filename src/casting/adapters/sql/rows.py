@@ -69,10 +69,15 @@ class StagedRows:
             for table, rows in part.rows.items():
                 joined.rows.setdefault(table, []).extend(rows)
             for total, added in part.totals.items():
-                into = joined.totals.setdefault(total, {})
                 for key, amount in added.items():
-                    into[key] = into.get(key, 0) + amount
+                    joined.add_to(total, key, amount)
         return joined
+
+    def add_to(self, total: _Total, key: tuple[Any, ...], amount: int) -> None:
+        """Stages adding `amount` to the row of `total` keyed by `key`. Additions to one row are
+        summed: a statement may change a row once."""
+        added = self.totals.setdefault(total, {})
+        added[key] = added.get(key, 0) + amount
 
     def batches(self) -> list[tuple[Table | _Total, list[dict[str, Any]]]]:
         """Each table's rows, then each total's additions as rows (key and amount)."""
@@ -104,11 +109,8 @@ def add_to_total(
     session: AsyncSession, model: type[Base], column: str, key: Mapping[str, Any], amount: int
 ) -> None:
     """Stages adding `amount` to `column` of the row keyed by `key` (its primary key), made with
-    `amount` if new. Additions to one row are summed: a statement may change a row once."""
-    total = _Total(table_of(model), tuple(key), column)
-    added = _staged(session).totals.setdefault(total, {})
-    row = tuple(key.values())
-    added[row] = added.get(row, 0) + amount
+    `amount` if new."""
+    _staged(session).add_to(_Total(table_of(model), tuple(key), column), tuple(key.values()), amount)
 
 
 def _has_staged(session: AsyncSession) -> bool:
