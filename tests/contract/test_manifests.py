@@ -158,8 +158,8 @@ def test_the_most_replicas_a_rollout_can_run_fit_the_databases_connections() -> 
     replicas = hpa["maxReplicas"] + deployment["spec"]["strategy"]["rollingUpdate"]["maxSurge"]
     # Every replica's CastStory worker has its own pool (procrastinate's psycopg pool, at its size).
     task_engine = inspect.signature(psycopg_pool.AsyncConnectionPool).parameters["min_size"].default
-    # The model-call slots hold one connection per call in flight, up to the cap (a pool of its own).
-    slots = int(found.setting("CASTING_MAX_CONCURRENT_GENERATIONS"))
+    # The model-call slots are held on one connection, whatever the cap.
+    slots = 1
     per_replica = (
         int(found.setting("CASTING_DATABASE_POOL_SIZE"))
         + int(found.setting("CASTING_DATABASE_MAX_OVERFLOW"))

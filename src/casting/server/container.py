@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from casting.adapters.blobs import blob_store_from_url
 from casting.adapters.budgets import BudgetsFile
 from casting.adapters.decoding import DecodingPool
-from casting.adapters.generators.bounded import AdvisorySlots, BoundedGenerator
+from casting.adapters.generators.advisory_slots import AdvisorySlots
+from casting.adapters.generators.bounded import BoundedGenerator
 from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
 from casting.adapters.generators.gemini_models import drawing_estimate
 from casting.adapters.generators.observed import ObservedGenerator
@@ -197,23 +198,25 @@ def _model_name(settings: Settings) -> str:
 
 
 async def _shared_slots(settings: Settings) -> AsyncIterator[AdvisorySlots | None]:
-    """On PostgreSQL, the cap on model calls across replicas: advisory locks held on a pool of
-    their own (one connection per call in flight, at most the cap per replica)."""
+    """On PostgreSQL, the cap on model calls across replicas: advisory locks held on one
+    connection of their own."""
     if not settings.on_postgresql:
         yield None
         return
     size = settings.max_concurrent_generations
     engine = create_engine(
         settings.database_url,
-        pool_size=size,
+        pool_size=1,
         max_overflow=0,
         connect_timeout=settings.database_connect_timeout_seconds,
         statement_timeout=settings.database_statement_timeout_seconds,
         application_name="casting-slots",
     )
+    slots = AdvisorySlots(engine, size, min(settings.interactive_reserved_generations, size - 1))
     try:
-        yield AdvisorySlots(engine, size, min(settings.interactive_reserved_generations, size - 1))
+        yield slots
     finally:
+        await slots.aclose()
         await engine.dispose()
 
 
