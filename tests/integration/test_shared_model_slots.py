@@ -20,6 +20,7 @@ from casting.domain import workload
 from casting.domain.errors import StorageUnavailable
 from tests.integration.test_gemini_bounded import SHEET
 from tests.support import fake_gemini as fake
+from tests.support.browser import free_port
 from tests.support.fake_gemini import FakeGemini
 from tests.support.waiting import until
 
@@ -213,3 +214,18 @@ async def test_once_closed_no_slot_is_given(slots: AdvisorySlots, database: Data
         async with slots.hold(batch=False):
             pass
     assert await database.slot_connections() == 0
+
+
+async def test_a_database_out_of_reach_is_storage_unavailable(database_url: str) -> None:
+    """Callers waiting for a slot hear a retryable error, and the next caller tries anew."""
+    unreachable = make_url(database_url).set(port=free_port())
+    engine = create_engine(unreachable.render_as_string(hide_password=False), pool_size=1, max_overflow=0)
+    slots = AdvisorySlots(engine, size=2, reserved=1)
+    try:
+        for _ in range(2):
+            with pytest.raises(StorageUnavailable):
+                async with slots.hold(batch=False):
+                    pass
+    finally:
+        await slots.aclose()
+        await engine.dispose()

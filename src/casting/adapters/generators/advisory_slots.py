@@ -109,7 +109,7 @@ class AdvisorySlots:
             raise
 
     def _free(self, slot: int, session: int) -> None:
-        if session == self._session and not self._closed:  # else the session, and its lock, are gone already
+        if session == self._session and not self._closed:  # else its session and lock are gone
             self._freed.append(slot)
             self._nudge()
 
@@ -143,13 +143,10 @@ class AdvisorySlots:
                 for batch in (False, True):  # interactive callers first
                     await self._grant(driver, batch)
                 return
-            except Exception:
+            except BaseException as error:
                 await self._drop_connection()
-                if attempt:
+                if attempt or not isinstance(error, Exception):  # a cancellation ends it at once
                     raise
-            except BaseException:
-                await self._drop_connection()
-                raise
 
     async def _connected(self) -> asyncpg.Connection:
         if self._driver is not None and self._driver.is_closed():  # a restart closed it
