@@ -42,8 +42,9 @@ SECTIONS = (
 )
 # Sections that need the throwaway PostgreSQL cluster.
 ON_POSTGRES = ("real-client", "library", "ledger", "throughput", "cap", "trips")
-# The real-client section's servers hold a connection per model call in flight (the shared cap's
-# advisory locks), 100 in a burst, besides their pools: more than PostgreSQL's default 100.
+# Headroom over PostgreSQL's default 100: the real-client section's two `casting serve` processes
+# may hold 25 connections each (the pool and its overflow, the slots' one, the task engine's)
+# beside the bench's own servers and probes.
 MAX_CONNECTIONS = 400
 
 
