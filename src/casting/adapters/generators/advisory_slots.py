@@ -59,9 +59,9 @@ Grant = tuple[int, int]
 class AdvisorySlots:
     """`size` slots shared by every replica on one PostgreSQL database, held on a connection of
     `engine` (which needs a pool of one). Interactive callers may take any slot, the `reserved`
-    first; batch callers only the others, and are served after interactive ones. A caller who
-    finds every slot taken (by other replicas) is looked for again shortly, interactive callers
-    more often, or as soon as this process frees one. `aclose` ends the task and the session."""
+    first; batch callers only the others, and are served after interactive ones. When other
+    replicas hold every free slot, the task looks again as soon as this process frees one, or
+    else shortly (sooner while a person waits). `aclose` ends the task and the session."""
 
     def __init__(self, engine: AsyncEngine, size: int, reserved: int, poll_seconds: float = 0.05) -> None:
         self._engine = engine.execution_options(isolation_level="AUTOCOMMIT")
