@@ -116,6 +116,15 @@ class Holders:
         self.peak = 0
         self.go = asyncio.Event()
 
+    def start(self, count: int, batch: bool = False) -> list[asyncio.Future[None]]:
+        return [asyncio.ensure_future(self.hold(batch)) for _ in range(count)]
+
+    async def holding_all(self, count: int) -> list[asyncio.Future[None]]:
+        """`count` callers, once they all hold a slot."""
+        callers = self.start(count)
+        await until(lambda: self.holding == count)
+        return callers
+
     async def hold(self, batch: bool = False) -> None:
         async with self._slots.hold(batch):
             self.holding += 1
@@ -132,7 +141,7 @@ async def test_a_burst_takes_distinct_slots_on_one_connection(
     holders = Holders(slots)
     first = asyncio.ensure_future(holders.hold())
     await until(lambda: holders.holding == 1)
-    burst = [asyncio.ensure_future(holders.hold()) for _ in range(8)]
+    burst = holders.start(8)
     await until(lambda: holders.holding == 8)
     assert await database.locks() == 8
     assert await database.slot_connections() == 1
@@ -147,7 +156,7 @@ async def test_batch_callers_leave_the_reserved_slot_to_people(
     slots: AdvisorySlots, database: Database
 ) -> None:
     batch, person = Holders(slots), Holders(slots)
-    batch_work = [asyncio.ensure_future(batch.hold(batch=True)) for _ in range(8)]
+    batch_work = batch.start(8, batch=True)
     await until(lambda: batch.holding == 7)
     people = asyncio.ensure_future(person.hold())
     await until(lambda: person.holding == 1)  # the reserved slot, though batch work waits
@@ -161,8 +170,7 @@ async def test_batch_callers_leave_the_reserved_slot_to_people(
 
 async def test_a_caller_who_gives_up_leaves_no_slot_taken(slots: AdvisorySlots, database: Database) -> None:
     holders = Holders(slots)
-    held = [asyncio.ensure_future(holders.hold()) for _ in range(8)]
-    await until(lambda: holders.holding == 8)
+    held = await holders.holding_all(8)
     gives_up = asyncio.ensure_future(holders.hold())
     await asyncio.sleep(0)  # it waits for a slot
     gives_up.cancel()
@@ -173,8 +181,7 @@ async def test_a_caller_who_gives_up_leaves_no_slot_taken(slots: AdvisorySlots, 
     await until(database.no_locks)
 
     later = Holders(slots)
-    again = [asyncio.ensure_future(later.hold()) for _ in range(8)]
-    await until(lambda: later.holding == 8)
+    again = await later.holding_all(8)
     later.go.set()
     await asyncio.gather(*again)
 
@@ -185,14 +192,12 @@ async def test_slots_are_taken_again_after_the_database_drops_their_connection(
     """The callers holding slots when the connection ends run on (their locks ended with it);
     what they free is not unlocked on the next connection, whose locks belong to later callers."""
     before = Holders(slots)
-    held = [asyncio.ensure_future(before.hold()) for _ in range(3)]
-    await until(lambda: before.holding == 3)
+    held = await before.holding_all(3)
     await database.drop_slot_connections()
     await until(database.no_locks)
 
     after = Holders(slots)
-    taken = [asyncio.ensure_future(after.hold()) for _ in range(8)]
-    await until(lambda: after.holding == 8)
+    taken = await after.holding_all(8)
     before.go.set()
     await asyncio.gather(*held)
     assert await database.locks() == 8  # the earlier callers' frees unlocked nothing
