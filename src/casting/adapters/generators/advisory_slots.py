@@ -32,7 +32,7 @@ from contextlib import asynccontextmanager
 import asyncpg  # type: ignore[import-untyped]  # asyncpg ships no type hints
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from casting.adapters.sql.conflicts import unavailable
+from casting.adapters.sql.conflicts import database_unavailable, unavailable
 from casting.domain.errors import StorageUnavailable
 
 # The advisory-lock namespace of model-call slots (its first key; the slot number is the second).
@@ -228,6 +228,6 @@ class AdvisorySlots:
 
 
 def _outage(cause: Exception) -> StorageUnavailable:
-    outage = StorageUnavailable("the database is unavailable; retry the request later")
+    outage = database_unavailable()
     outage.__cause__ = cause
     return outage

@@ -35,8 +35,13 @@ def unavailable(error: BaseException) -> StorageUnavailable | None:
         isinstance(error, DBAPIError)
         and (error.connection_invalidated or getattr(error.orig, "sqlstate", None) in _UNAVAILABLE_SQLSTATES)
     ):
-        return StorageUnavailable("the database is unavailable; retry the request later")
+        return database_unavailable()
     return None
+
+
+def database_unavailable() -> StorageUnavailable:
+    """What callers hear when the database is out of reach for now."""
+    return StorageUnavailable("the database is unavailable; retry the request later")
 
 
 @asynccontextmanager
