@@ -23,10 +23,8 @@ CALLS = 6
 
 @pytest.fixture
 async def gemini(fake_gemini: FakeGemini) -> AsyncIterator[GeminiGenerator]:
-    client = gemini_client(api_key="test-key", base_url=fake_gemini.base_url, timeout_seconds=5)
-    generator = GeminiGenerator(client, timeout_seconds=5)
-    yield generator
-    await generator.aclose()
+    async with gemini_client(api_key="test-key", base_url=fake_gemini.base_url, timeout_seconds=5) as client:
+        yield GeminiGenerator(client, timeout_seconds=5)
 
 
 async def run_all(generator: ImageGenerator, fake_gemini: FakeGemini) -> None:

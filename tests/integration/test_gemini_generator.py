@@ -7,10 +7,12 @@ import hashlib
 import logging
 import socket
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from typing import Any
 
 import pytest
+from google import genai
 from google.genai import types
 
 from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
@@ -22,6 +24,7 @@ from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import FakeGemini
 
 API_KEY = "test-key-DO-NOT-LEAK"
+TIMEOUT = 5.0
 STORY = Style("thriller", "Thriller", "Muted, cool palette.")
 IMAGE = Style("webtoon", "Webtoon", "Clean line art.")
 BASE = Traits(hair_traits="long black ponytail", outfit="red hoodie", mood="cheerful")
@@ -44,21 +47,29 @@ class Sleeps(list[float]):
 
 
 @pytest.fixture
-async def make_generator(fake_gemini: FakeGemini) -> AsyncIterator[MakeGenerator]:
-    """Generators on the fake with quick backoff and timeouts; keywords override them."""
-    made: list[GeminiGenerator] = []
+async def client(fake_gemini: FakeGemini) -> AsyncIterator[genai.Client]:
+    async with gemini_client(api_key=API_KEY, base_url=fake_gemini.base_url, timeout_seconds=TIMEOUT) as made:
+        yield made
+
+
+@pytest.fixture
+def make_generator(client: genai.Client) -> MakeGenerator:
+    """Generators on the fake with quick backoff and the client's timeout; keywords override them."""
 
     def make(**overrides: Any) -> GeminiGenerator:
-        options: dict[str, Any] = {"backoff_seconds": 0.001, "timeout_seconds": 5.0} | overrides
-        client = gemini_client(
-            api_key=API_KEY, base_url=fake_gemini.base_url, timeout_seconds=options["timeout_seconds"]
-        )
-        made.append(GeminiGenerator(client, **options))
-        return made[-1]
+        return GeminiGenerator(client, **({"backoff_seconds": 0.001, "timeout_seconds": TIMEOUT} | overrides))
 
-    yield make
-    for generator in made:
-        await generator.aclose()
+    return make
+
+
+@asynccontextmanager
+async def generator_on(
+    base_url: str, timeout_seconds: float, **options: Any
+) -> AsyncIterator[GeminiGenerator]:
+    """A generator calling `base_url` on a client of its own, whose attempts time out after
+    `timeout_seconds`."""
+    async with gemini_client(api_key=API_KEY, base_url=base_url, timeout_seconds=timeout_seconds) as client:
+        yield GeminiGenerator(client, backoff_seconds=0.001, timeout_seconds=timeout_seconds, **options)
 
 
 def decoded(data: str) -> bytes:
@@ -352,8 +363,7 @@ async def test_a_size_the_model_does_not_draw_is_invalid_before_any_call(
     assert fake_gemini.requests == []
 
 
-def test_an_unknown_model_is_refused(fake_gemini: FakeGemini) -> None:
-    client = gemini_client(api_key=API_KEY, base_url=fake_gemini.base_url)
+def test_an_unknown_model_is_refused(client: genai.Client) -> None:
     with pytest.raises(ValueError, match="gemini-2.5-flash-image"):
         GeminiGenerator(client, model="gemini-1.0-pro-vision")
 
@@ -483,8 +493,9 @@ async def test_a_hanging_model_times_out_and_is_retried(
 ) -> None:
     fake_gemini.script(*[fake.hang(30)] * 2)
 
-    with pytest.raises(UpstreamUnavailable) as unavailable:
-        await make_generator(max_attempts=2, timeout_seconds=0.2).generate(SHEET, [])
+    async with generator_on(fake_gemini.base_url, 0.2, max_attempts=2) as generator:
+        with pytest.raises(UpstreamUnavailable) as unavailable:
+            await generator.generate(SHEET, [])
 
     assert unavailable.value.reason == "MODEL_UNAVAILABLE"
     assert len(fake_gemini.requests) == 2
@@ -494,13 +505,9 @@ async def test_an_unreachable_model_is_unavailable() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    client = gemini_client(api_key=API_KEY, base_url=f"http://127.0.0.1:{closed_port}", timeout_seconds=2)
-    generator = GeminiGenerator(client, backoff_seconds=0.001, timeout_seconds=2)
-    try:
+    async with generator_on(f"http://127.0.0.1:{closed_port}", 2) as generator:
         with pytest.raises(UpstreamUnavailable) as unavailable:
             await generator.generate(SHEET, [])
-    finally:
-        await generator.aclose()
 
     assert unavailable.value.reason == "MODEL_UNAVAILABLE"
 
@@ -553,10 +560,9 @@ async def test_an_attempt_ends_with_the_callers_deadline(
     # only the caller's deadline can.
     fake_gemini.script(fake.hang(3600))
     sleeps = Sleeps()
-    generator = make_generator(timeout_seconds=3600.0, sleep=sleeps)
-
-    with deadline.bounded_by(0.3), pytest.raises(UpstreamUnavailable):
-        await generator.generate(SHEET, [])
+    async with generator_on(fake_gemini.base_url, 3600.0, sleep=sleeps) as generator:
+        with deadline.bounded_by(0.3), pytest.raises(UpstreamUnavailable):
+            await generator.generate(SHEET, [])
 
     assert len(fake_gemini.requests) == 1
     assert sleeps == []

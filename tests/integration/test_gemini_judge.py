@@ -21,10 +21,8 @@ CANDIDATE = ImageBytes(fake.picture((720, 1280)), "image/png")
 
 @pytest.fixture
 async def judge(fake_gemini: FakeGemini) -> AsyncIterator[GeminiJudge]:
-    client = gemini_client(api_key=API_KEY, base_url=fake_gemini.base_url, timeout_seconds=5.0)
-    made = GeminiJudge(client, "gemini-2.5-flash", timeout_seconds=5.0)
-    yield made
-    await made.aclose()
+    async with gemini_client(api_key=API_KEY, base_url=fake_gemini.base_url, timeout_seconds=5.0) as client:
+        yield GeminiJudge(client, "gemini-2.5-flash", timeout_seconds=5.0)
 
 
 async def test_it_asks_in_json_mode_with_the_references_first_and_the_candidate_last(

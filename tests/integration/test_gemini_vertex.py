@@ -23,18 +23,14 @@ VERTEX_PATH = (
 
 
 async def draw_on_vertex(fake_gemini: FakeGemini, credentials: Credentials | None = None) -> None:
-    client = gemini_client(
+    async with gemini_client(
         backend="vertex",
         project="studio-prod",
         location="europe-west4",
         credentials=credentials,
         base_url=fake_gemini.base_url,
-    )
-    generator = GeminiGenerator(client, model="gemini-3-pro-image-preview")
-    try:
-        result = await generator.generate(SHEET, [])
-    finally:
-        await generator.aclose()
+    ) as client:
+        result = await GeminiGenerator(client, model="gemini-3-pro-image-preview").generate(SHEET, [])
     assert result.data == fake.picture()
     assert result.usage.cost_micros > 0
 

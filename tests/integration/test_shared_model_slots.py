@@ -34,10 +34,7 @@ pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=Tr
 
 async def test_two_replicas_share_one_cap(database_url: str, fake_gemini: FakeGemini) -> None:
     engines = [create_engine(database_url, pool_size=1, max_overflow=0) for _ in range(2)]
-    client = gemini_client(api_key="test-key", base_url=fake_gemini.base_url, timeout_seconds=10)
-    gemini = GeminiGenerator(client, timeout_seconds=10)
     shared = [AdvisorySlots(engine, SHARED_CAP, 1) for engine in engines]
-    replicas = [BoundedGenerator(gemini, LOCAL_CAP, 1, slots) for slots in shared]
     calls = 2 * LOCAL_CAP
     fake_gemini.script(*[fake.image(delay=0.3)] * calls)
 
@@ -49,12 +46,16 @@ async def test_two_replicas_share_one_cap(database_url: str, fake_gemini: FakeGe
         return (await replica.generate(SHEET, [])).data
 
     try:
-        results = await asyncio.gather(
-            *(interactive_call(replicas[i % 2]) for i in range(calls // 2)),
-            *(batch_call(replicas[i % 2]) for i in range(calls // 2)),
-        )
+        async with gemini_client(
+            api_key="test-key", base_url=fake_gemini.base_url, timeout_seconds=10
+        ) as client:
+            gemini = GeminiGenerator(client, timeout_seconds=10)
+            replicas = [BoundedGenerator(gemini, LOCAL_CAP, 1, slots) for slots in shared]
+            results = await asyncio.gather(
+                *(interactive_call(replicas[i % 2]) for i in range(calls // 2)),
+                *(batch_call(replicas[i % 2]) for i in range(calls // 2)),
+            )
     finally:
-        await gemini.aclose()
         for slots, engine in zip(shared, engines, strict=True):
             await slots.aclose()
             await engine.dispose()

@@ -4,7 +4,7 @@ use-cases → servicer. Tests replace a collaborator with `container.<provider>.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
 from dependency_injector import containers, providers
@@ -125,7 +125,7 @@ def _decoding_pool(settings: Settings) -> Iterator[DecodingPool]:
         pool.close()
 
 
-def _gemini_client(settings: Settings) -> genai.Client:
+def _gemini_client(settings: Settings) -> AbstractAsyncContextManager[genai.Client]:
     """A client of the backend the settings name (the generator and the judge each have one)."""
     return gemini_client(
         backend=settings.gemini_backend,
@@ -145,17 +145,14 @@ async def _image_model(settings: Settings, prices: PriceTable) -> AsyncIterator[
     # On the serving loop: reading an answer holds the GIL wherever it runs (~1.5 ms since
     # gemini_answers.py parses it in one pass), and a thread of its own only added GIL
     # hand-offs (a burst of 100 through the real client took ~0.15x one call longer).
-    gemini = GeminiGenerator(
-        _gemini_client(settings),
-        model=settings.gemini_model,
-        max_attempts=settings.gemini_max_attempts,
-        timeout_seconds=settings.gemini_timeout_seconds,
-        prices=prices,
-    )
-    try:
-        yield gemini
-    finally:
-        await gemini.aclose()
+    async with _gemini_client(settings) as client:
+        yield GeminiGenerator(
+            client,
+            model=settings.gemini_model,
+            max_attempts=settings.gemini_max_attempts,
+            timeout_seconds=settings.gemini_timeout_seconds,
+            prices=prices,
+        )
 
 
 def _casting_engine(settings: Settings, cast_role: CastRole) -> InProcessEngine | ProcrastinateEngine:
@@ -183,14 +180,10 @@ async def _judge(settings: Settings, prices: PriceTable) -> AsyncIterator[Judge]
     if settings.chosen_generator == "offline":
         yield OfflineJudge()
         return
-    client = _gemini_client(settings)
-    gemini = GeminiJudge(
-        client, model=settings.judge_model, timeout_seconds=settings.gemini_timeout_seconds, prices=prices
-    )
-    try:
-        yield gemini
-    finally:
-        await gemini.aclose()
+    async with _gemini_client(settings) as client:
+        yield GeminiJudge(
+            client, model=settings.judge_model, timeout_seconds=settings.gemini_timeout_seconds, prices=prices
+        )
 
 
 def _model_name(settings: Settings) -> str:

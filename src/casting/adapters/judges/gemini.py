@@ -124,10 +124,6 @@ class GeminiJudge:
             cost_micros=self._prices.cost_micros(self._model, tokens),
         )
 
-    async def aclose(self) -> None:
-        await self._client.aio.aclose()
-        self._client.close()
-
     def _call_timeout(self) -> int:
         left = deadline.remaining()
         if left is not None and left <= 0:
