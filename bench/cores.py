@@ -1,4 +1,6 @@
-"""How busy the machine's cores are while a burst runs, from /proc/stat sampled on a thread.
+"""How busy the machine's cores are while a burst runs, from /proc/stat sampled by a process of
+its own: a thread in the bench's process, which is the in-process server's, took the GIL from its
+event loop 100 times a second (a first burst of the real client measured ~0.1x longer with it).
 
 A burst's calls all wait ~1 s for the model, then every answer arrives at once: what follows is
 work for the cores (taking the answers in, checking, storing, replying), done by every process
@@ -11,9 +13,11 @@ from __future__ import annotations
 
 import bisect
 import os
-import threading
 import time
 from dataclasses import dataclass
+from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event
 from types import TracebackType
 from typing import Self
 
@@ -39,18 +43,26 @@ class CoreSampler:
     def __init__(self) -> None:
         self._times: list[float] = []
         self._busy: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, name="core-sampler", daemon=True)
+        context = get_context("spawn")
+        self._started, self._stop = context.Event(), context.Event()
+        self._samples, self._sender = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_sample, args=(self._started, self._stop, self._sender), name="core-sampler", daemon=True
+        )
 
     def __enter__(self) -> Self:
-        self._thread.start()
+        self._process.start()
+        self._sender.close()  # the sampler's end: a sampler that dies then ends recv() with EOFError
+        if not self._started.wait(60):
+            raise RuntimeError("the core sampler did not start")
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._stop.set()
-        self._thread.join()
+        self._times, self._busy = self._samples.recv()
+        self._process.join()
 
     def after_answers(
         self, starts: list[float], walls: list[float], model_seconds: float, calls: int
@@ -67,16 +79,22 @@ class CoreSampler:
         index = max(0, bisect.bisect_right(self._times, moment) - 1)
         return self._busy[index]
 
-    def _sample(self) -> None:
-        stat = os.open("/proc/stat", os.O_RDONLY)
-        try:
-            while not self._stop.is_set():
-                # Read afresh each time: a buffered file would answer its first read again.
-                first_line = os.pread(stat, 256, 0).split(b"\n", 1)[0]
-                ticks = [int(field) for field in first_line.split()[1 : 1 + _FIELDS]]
-                idle = sum(ticks[i] for i in _IDLE_FIELDS)
-                self._times.append(time.time())
-                self._busy.append((sum(ticks) - idle) / _TICKS_PER_SECOND)
-                self._stop.wait(SAMPLE_SECONDS)
-        finally:
-            os.close(stat)
+
+def _sample(started: Event, stop: Event, sender: Connection) -> None:
+    """The sampling process's body: (times, busy CPU-seconds) sent once `stop` is set."""
+    times: list[float] = []
+    busy: list[float] = []
+    stat = os.open("/proc/stat", os.O_RDONLY)
+    try:
+        started.set()
+        while not stop.is_set():
+            # Read afresh each time: a buffered file would answer its first read again.
+            first_line = os.pread(stat, 256, 0).split(b"\n", 1)[0]
+            ticks = [int(field) for field in first_line.split()[1 : 1 + _FIELDS]]
+            idle = sum(ticks[i] for i in _IDLE_FIELDS)
+            times.append(time.time())
+            busy.append((sum(ticks) - idle) / _TICKS_PER_SECOND)
+            stop.wait(SAMPLE_SECONDS)
+    finally:
+        os.close(stat)
+    sender.send((times, busy))
