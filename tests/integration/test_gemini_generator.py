@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -21,6 +20,7 @@ from casting.domain.errors import GenerationBlocked, InvalidInput, UpstreamBusy,
 from casting.domain.ports import GenerationKind, GenerationSpec
 from casting.domain.values import ImageBytes, Style, TraitChanges, Traits, Usage
 from tests.support import fake_gemini as fake
+from tests.support.browser import free_port
 from tests.support.fake_gemini import FakeGemini
 
 API_KEY = "test-key-DO-NOT-LEAK"
@@ -502,10 +502,7 @@ async def test_a_hanging_model_times_out_and_is_retried(
 
 
 async def test_an_unreachable_model_is_unavailable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    async with generator_on(f"http://127.0.0.1:{closed_port}", 2) as generator:
+    async with generator_on(f"http://127.0.0.1:{free_port()}", 2) as generator:  # nothing answers there
         with pytest.raises(UpstreamUnavailable) as unavailable:
             await generator.generate(SHEET, [])
 

@@ -4,13 +4,12 @@ connections would call it: read once when the client is made (gemini_client)."""
 from __future__ import annotations
 
 import base64
-import socket
 
 import pytest
 
-from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
-from tests.integration.test_gemini_generator import API_KEY, SHEET
+from tests.integration.test_gemini_generator import SHEET, generator_on
 from tests.support import fake_gemini as fake
+from tests.support.browser import free_port
 from tests.support.fake_gemini import FakeGemini
 from tests.support.forward_proxy import Forwarded, forward_proxy
 
@@ -26,8 +25,8 @@ def no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def draw(base_url: str) -> bytes:
-    async with gemini_client(api_key=API_KEY, base_url=base_url, timeout_seconds=5) as client:
-        return (await GeminiGenerator(client, max_attempts=1).generate(SHEET, [])).data
+    async with generator_on(base_url, 5, max_attempts=1) as generator:
+        return (await generator.generate(SHEET, [])).data
 
 
 async def test_calls_go_through_the_proxy_with_its_credentials(
@@ -52,10 +51,7 @@ async def test_calls_go_through_the_proxy_with_its_credentials(
 async def test_a_host_no_proxy_names_is_called_directly(
     fake_gemini: FakeGemini, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        closed_port = probe.getsockname()[1]
-    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("http_proxy", f"http://127.0.0.1:{free_port()}")  # nothing answers there
     monkeypatch.setenv("no_proxy", "localhost,127.0.0.1")
 
     assert await draw(fake_gemini.base_url) == fake.picture()
