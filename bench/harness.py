@@ -23,7 +23,7 @@ from casting.adapters.sql.migrate import upgrade_to_head
 from casting.domain.ports import GeneratedImage, GenerationSpec
 from casting.domain.values import ImageBytes
 from casting.server.container import Container
-from casting.server.heap import prepare_heap
+from casting.server.heap import return_large_blocks
 from casting.server.main import freeze_startup_heap, running
 from casting.server.settings import Settings
 from casting.v1 import casting_pb2 as pb
@@ -123,6 +123,7 @@ async def service(
     replaces the image model when given, and `overrides` other providers by name. Verification
     is off unless `settings` turn it on: the stand-in's pictures are no offline drawings for the
     offline judge to measure."""
+    return_large_blocks()  # the heap as `casting serve` sets it, once for the process
     container = Container()
     base = Settings(
         host="127.0.0.1",
@@ -137,9 +138,7 @@ async def service(
         collect_interval_seconds=0,
     )
     # model_copy: settings read from the environment under another name (GEMINI_API_KEY) too.
-    served = base.model_copy(update=settings)
-    container.settings.override(served)
-    prepare_heap(served.max_concurrent_generations)  # the heap as `casting serve` sizes it
+    container.settings.override(base.model_copy(update=settings))
     if model is not None:
         container.model.override(providers.Object(model))
     for name, replacement in (overrides or {}).items():

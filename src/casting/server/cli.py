@@ -9,7 +9,7 @@ from dataclasses import asdict
 
 from casting.adapters.sql.migrate import MissingMigrations, prepare, upgrade_to_head
 from casting.server.container import Container, opened
-from casting.server.heap import prepare_heap
+from casting.server.heap import return_large_blocks
 from casting.server.logs import configure_logging
 from casting.server.main import serve
 from casting.server.processes import refusal, serve_processes
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         asyncio.run(_ready_database(settings))  # once, before any child starts
         raise SystemExit(serve_processes(settings))
     else:
-        prepare_heap(settings.max_concurrent_generations)
+        return_large_blocks()
         asyncio.run(_serve(settings))
 
 
