@@ -28,7 +28,7 @@ from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.rich_errors import details_of
 from tests.e2e.test_flow import P
-from tests.e2e.test_process import free_port
+from tests.support.ports import free_port
 
 # Authentication does not depend on the database: one backend is enough.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

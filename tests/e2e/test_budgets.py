@@ -23,10 +23,11 @@ from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.conftest import drawing_with_gemini
 from tests.e2e.rich_errors import details_of
-from tests.e2e.test_process import free_port, wait_until_serving
+from tests.e2e.test_process import wait_until_serving
 from tests.support import fake_gemini as gemini
 from tests.support.databases import PostgresCluster
 from tests.support.fake_gemini import FakeGemini
+from tests.support.ports import free_port
 
 # One drawing of gemini-2.5-flash-image is reserved at 1500 input tokens at $0.30 and 1290 image
 # tokens at $30 a million: $0.03915. A cap of $0.12 holds three.

@@ -21,8 +21,9 @@ from sqlalchemy import make_url, text
 from casting.adapters.sql.engine import create_engine
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
-from tests.e2e.test_process import free_port, wait_until_serving
+from tests.e2e.test_process import wait_until_serving
 from tests.support.fake_gemini import FakeGemini, held
+from tests.support.ports import free_port
 from tests.support.s3 import S3Bucket
 from tests.support.waiting import eventually
 

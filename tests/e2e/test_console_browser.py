@@ -31,8 +31,9 @@ from casting.server.container import Container
 from casting.server.settings import Settings
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
-from tests.support.browser import ScriptedGenerator, ServiceThread, chromium, free_port, screenshot
+from tests.support.browser import ScriptedGenerator, ServiceThread, chromium, screenshot
 from tests.support.console import write_token_file
+from tests.support.ports import free_port
 
 PROJECT = "studio"
 

@@ -23,8 +23,8 @@ from casting.server.main import RunningServer, running
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.test_auth import Pki, pki, write  # noqa: F401 (pki: test_auth's certificates fixture)
-from tests.support.browser import free_port
 from tests.support.console import ConsoleClient, console_client, write_token_file
+from tests.support.ports import free_port
 
 # The console's guards do not depend on the database: one backend is enough.
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

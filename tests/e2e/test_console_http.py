@@ -24,9 +24,9 @@ from casting.server.main import RunningServer, running
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.conftest import drawing_with_gemini
-from tests.support.browser import free_port
 from tests.support.console import ConsoleClient, console_client
 from tests.support.fake_gemini import FakeGemini
+from tests.support.ports import free_port
 
 PROJECT = "studio"
 

@@ -13,8 +13,8 @@ from casting.server.container import Container
 from casting.server.main import RunningServer
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
-from tests.support.browser import free_port
 from tests.support.console import ConsoleClient, console_client
+from tests.support.ports import free_port
 
 PROJECT = "studio"
 STORY = f"/projects/{PROJECT}/stories/pilot"

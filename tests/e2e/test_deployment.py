@@ -20,11 +20,12 @@ from casting.v1 import casting_pb2_grpc
 from tests.e2e.test_auth import Pki, bearer, pki, token_file, write  # noqa: F401 (pki is a fixture)
 from tests.e2e.test_image import run_job
 from tests.e2e.test_observability import generate_request, scrape
-from tests.e2e.test_process import free_port, wait_until_serving
+from tests.e2e.test_process import wait_until_serving
 from tests.support.databases import PostgresCluster
 from tests.support.fake_gemini import FakeGemini
 from tests.support.manifests import manifests
 from tests.support.pod import pod
+from tests.support.ports import free_port
 from tests.support.s3 import S3Bucket
 
 MODEL = {"generator": "gemini", "model": "gemini-2.5-flash-image"}

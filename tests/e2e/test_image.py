@@ -21,13 +21,14 @@ from casting.adapters.sql.migrate import alembic_config, lacks_migrations
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.test_lifecycle import NOT_SERVING, SERVING, refused
 from tests.e2e.test_observability import generate_request, scrape
-from tests.e2e.test_process import free_port, wait_until_serving
+from tests.e2e.test_process import wait_until_serving
 from tests.support import fake_gemini as gemini
 from tests.support.databases import PostgresCluster
 from tests.support.fake_gemini import FakeGemini
 from tests.support.image import image
 from tests.support.manifests import manifests
 from tests.support.pod import pod
+from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
 

@@ -20,9 +20,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.test_observability import generate_request, scrape
-from tests.e2e.test_process import free_port, wait_until_serving
+from tests.e2e.test_process import wait_until_serving
 from tests.support import fake_gemini as gemini
 from tests.support.fake_gemini import FakeGemini
+from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
 MODEL = {"generator": "gemini", "model": "gemini-2.5-flash-image"}

@@ -12,9 +12,10 @@ import grpc
 
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
-from tests.e2e.test_process import free_port, wait_until_serving
+from tests.e2e.test_process import wait_until_serving
 from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import FakeGemini
+from tests.support.ports import free_port
 
 
 def operator_env(tmp_path: Path, **settings: str) -> dict[str, str]:

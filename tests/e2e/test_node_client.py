@@ -6,22 +6,15 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import socket
 
 import pytest
 
 from casting.server.main import RunningServer
 from casting.v1 import casting_pb2 as pb
 from tests.contract.tools import ROOT, node, run, shown
+from tests.support.ports import free_port
 
 CLIENT = ROOT / "examples" / "node" / "casting-client.js"
-
-
-def closed_port() -> int:
-    """A port that was free a moment ago, so that nothing answers on it."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # The client checks the wire contract; which database is behind the server does not matter.
@@ -54,7 +47,8 @@ async def test_node_client_runs_the_flow(server: RunningServer, stub) -> None:
 
 
 async def test_node_client_fails_when_no_server_answers() -> None:
-    result = await asyncio.to_thread(run, [node(), str(CLIENT), f"127.0.0.1:{closed_port()}"])
+    nowhere = f"127.0.0.1:{free_port()}"  # nothing answers there
+    result = await asyncio.to_thread(run, [node(), str(CLIENT), nowhere])
     assert result.returncode == 1, shown(result)
     assert result.stdout == ""
     assert "GenerateSheet failed: UNAVAILABLE" in result.stderr

@@ -26,9 +26,9 @@ from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.conftest import drawing_with_gemini
 from tests.e2e.test_flow import TRAITS, P
-from tests.e2e.test_process import free_port
 from tests.support import fake_gemini as gemini
 from tests.support.fake_gemini import FakeGemini
+from tests.support.ports import free_port
 
 SERVICE = "/casting.v1.CastingService"
 MISSING_ACTOR = f"{P}/actors/00000000-0000-4000-8000-000000000000"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.support.ports import free_port
 
 
 def wait_until_serving(port: int, process: subprocess.Popen[bytes], seconds: float = 30) -> None:

@@ -22,6 +22,7 @@ from casting.v1 import casting_pb2_grpc
 from tests.e2e.test_process import wait_until_serving
 from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import FakeGemini
+from tests.support.ports import free_port
 from tests.support.waiting import eventually
 
 PROCESSES = 2
@@ -34,9 +35,7 @@ REQUEST = pb.GenerateSheetRequest(parent="projects/p", story_style="comedy", ima
 def free_ports(count: int) -> int:
     """The first of `count` consecutive free ports (a child's metrics port is the first + its index)."""
     while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            first = int(probe.getsockname()[1])
+        first = free_port()
         if first + count > 65535:
             continue
         try:

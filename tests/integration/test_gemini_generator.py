@@ -20,8 +20,8 @@ from casting.domain.errors import GenerationBlocked, InvalidInput, UpstreamBusy,
 from casting.domain.ports import GenerationKind, GenerationSpec
 from casting.domain.values import ImageBytes, Style, TraitChanges, Traits, Usage
 from tests.support import fake_gemini as fake
-from tests.support.browser import free_port
 from tests.support.fake_gemini import FakeGemini
+from tests.support.ports import free_port
 
 API_KEY = "test-key-DO-NOT-LEAK"
 TIMEOUT = 5.0

@@ -9,9 +9,9 @@ import pytest
 
 from tests.integration.test_gemini_generator import SHEET, generator_on
 from tests.support import fake_gemini as fake
-from tests.support.browser import free_port
 from tests.support.fake_gemini import FakeGemini
 from tests.support.forward_proxy import Forwarded, forward_proxy
+from tests.support.ports import free_port
 
 PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY")
 # A name no resolver knows: only a proxy can reach it.

@@ -20,8 +20,8 @@ from casting.domain import workload
 from casting.domain.errors import StorageUnavailable
 from tests.integration.test_gemini_bounded import SHEET
 from tests.support import fake_gemini as fake
-from tests.support.browser import free_port
 from tests.support.fake_gemini import FakeGemini
+from tests.support.ports import free_port
 from tests.support.waiting import until
 
 SHARED_CAP = 2

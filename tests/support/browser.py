@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -42,12 +41,6 @@ CHROMIUM_ARGUMENTS = (
     "--no-first-run",
     "--window-size=1280,1000",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @contextmanager

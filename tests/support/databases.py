@@ -15,7 +15,6 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -31,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from casting.adapters.sql.engine import create_engine, create_session_factory
 from casting.adapters.sql.migrate import upgrade_to_head
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
+from tests.support.ports import free_port
 
 POSTGRES_MAJOR = "15"
 TEMPLATE_DATABASE = "casting_template"
@@ -111,7 +111,7 @@ def start_postgres() -> PostgresCluster:
         )
         # A port is free when we look and may be taken when the server binds: try again.
         for _attempt in range(3):
-            port = _free_port()
+            port = free_port()
             settings = (
                 f"-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={directory}"
                 " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -172,13 +172,6 @@ def _run(command: list[str], *, check: bool = True) -> subprocess.CompletedProce
     if check and done.returncode != 0:
         raise PostgresUnavailable(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
     return done
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ hide a missing tier.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -22,6 +21,8 @@ from typing import IO, NoReturn
 from xml.etree import ElementTree
 
 import pytest
+
+from tests.support.ports import free_port
 
 _START_TIMEOUT = 30.0
 _S3_XML = "{http://s3.amazonaws.com/doc/2006-03-01/}"
@@ -63,7 +64,7 @@ def s3_endpoint() -> Iterator[str]:
     """The URL of a moto S3 server on 127.0.0.1, up for the whole session."""
     if find_spec("moto") is None:
         _unavailable("moto is not installed (pip install 'moto[server]')")
-    port = _free_port()
+    port = free_port()  # if taken again before moto binds it, _wait_until_up fails clearly
     endpoint = f"http://127.0.0.1:{port}"
     # moto logs every request: a file, not a pipe, so a full pipe can never stall it.
     with tempfile.TemporaryFile() as log:
@@ -97,13 +98,6 @@ def _unsigned_put(url: str, data: bytes) -> None:
     request = urllib.request.Request(url, data=data, method="PUT")
     with urllib.request.urlopen(request, timeout=10):
         pass
-
-
-def _free_port() -> int:
-    # The port may be taken again before moto binds it; _wait_until_up then fails clearly.
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _wait_until_up(server: subprocess.Popen[bytes], endpoint: str, log: IO[bytes]) -> None:
