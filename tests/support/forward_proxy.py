@@ -19,7 +19,7 @@ class Forwarded:
     proxy_authorization: str | None
 
 
-@dataclass
+@dataclass(frozen=True)
 class ForwardProxy:
     url: str
     forwarded: list[Forwarded] = field(default_factory=list)
@@ -29,7 +29,6 @@ class ForwardProxy:
 def forward_proxy(upstream: str) -> Iterator[ForwardProxy]:
     """A proxy forwarding to `upstream` (an http:// URL) while the block runs."""
     target = urlsplit(upstream)
-    proxy = ForwardProxy("")
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -56,7 +55,7 @@ def forward_proxy(upstream: str) -> Iterator[ForwardProxy]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    proxy.url = f"http://127.0.0.1:{server.server_address[1]}"
+    proxy = ForwardProxy(f"http://127.0.0.1:{server.server_address[1]}")  # what Handler records into
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
