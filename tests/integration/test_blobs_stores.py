@@ -7,11 +7,13 @@ import hashlib
 import os
 import tracemalloc
 from datetime import UTC, datetime, timedelta
+from itertools import count
 from pathlib import Path
 
 import pytest
 
 from casting.adapters.blobs import LocalBlobStore, ObjectBlobStore, blob_store_from_url
+from casting.adapters.blobs.contract import key_of
 from tests.support.s3 import S3Bucket
 
 MiB = 1024 * 1024
@@ -153,6 +155,45 @@ async def test_local_temporary_left_by_a_killed_writer_is_not_a_blob(tmp_path: P
         await store.get(key)
     assert await store.put(b"interrupted") == key
     assert await store.get(key) == b"interrupted"
+
+
+def record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """What every os.fsync from here on reaches, by path, in order (the fsync still happens)."""
+    synced: list[Path] = []
+    fsync = os.fsync
+
+    def recording(descriptor: int) -> None:
+        synced.append(Path(os.readlink(f"/proc/self/fd/{descriptor}")))
+        fsync(descriptor)
+
+    monkeypatch.setattr(os, "fsync", recording)
+    return synced
+
+
+def key_beside(key: str) -> bytes:
+    """Bytes whose key falls in the same directory as `key`'s."""
+    return next(data for i in count() if key_of(data := str(i).encode())[:4] == key[:4])
+
+
+async def test_local_put_makes_the_directories_it_creates_durable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Power lost after a put returns must not lose the blob. The file's fsync makes its bytes
+    # durable and the directory's its name, but a directory made for it is an entry in the one
+    # above, which only that directory's fsync makes durable.
+    root = tmp_path / "blobs"
+    store = LocalBlobStore(root)
+    synced = record_fsyncs(monkeypatch)
+    key = await store.put(b"first")
+    top, leaf = root / key[:2], root / key[:2] / key[2:4]
+    assert synced[0].parent == leaf  # the temporary file, before its rename
+    assert synced[1:] == [leaf, top, root, tmp_path]
+
+    synced.clear()
+    beside = await store.put(key_beside(key))
+    assert [path.parent for path in synced[:1]] == [leaf]
+    assert synced[1:] == [leaf]  # nothing new above it: nothing more to sync
+    assert {path.name for path in leaf.iterdir()} == {key, beside}
 
 
 async def test_s3_prefix_keeps_stores_apart_and_foreign_objects_out(s3_bucket: S3Bucket) -> None:

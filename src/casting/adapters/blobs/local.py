@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 from collections.abc import AsyncIterator
@@ -76,7 +77,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
     the same directory (same filesystem, so the rename is atomic), reach the disk, and only
     then take the final name. A crash leaves at most a dot-named temporary file, which is
     never a key."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    made = _make_directories(path.parent)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as file:
@@ -88,12 +89,31 @@ def _write_atomically(path: Path, data: bytes) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    # The rename itself lives in the directory: make it durable too.
-    directory = os.open(path.parent, os.O_RDONLY)
+    # The rename lives in the directory, and a directory made for it in the one above: the
+    # file's own fsync makes neither durable. Deepest first: its sync usually carries the
+    # others' entries to disk with it.
+    for directory in [path.parent, *(new.parent for new in reversed(made))]:
+        _sync_directory(directory)
+
+
+def _make_directories(directory: Path) -> list[Path]:
+    """Makes `directory` and whichever of its parents are missing, outermost first; returns
+    those it found missing (one made by a put beside this one counts: its entry may not be on
+    disk yet). One stat when `directory` is there."""
+    if directory.is_dir():
+        return []
+    missing = _make_directories(directory.parent)
+    with contextlib.suppress(FileExistsError):
+        directory.mkdir()
+    return [*missing, directory]
+
+
+def _sync_directory(directory: Path) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(directory)
+        os.fsync(descriptor)
     finally:
-        os.close(directory)
+        os.close(descriptor)
 
 
 def _drop_from_cache(fd: int) -> None:
