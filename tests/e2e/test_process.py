@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import grpc
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from casting.v1 import casting_pb2 as pb
@@ -83,3 +84,31 @@ def test_serve_exits_when_start_up_fails_after_the_metrics_endpoint_opened(tmp_p
 
     assert finished.returncode != 0
     assert b"API key" in finished.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate", "collect"])
+def test_a_database_out_of_reach_is_one_line_naming_it_without_its_password(
+    command: str, tmp_path: Path
+) -> None:
+    closed = free_port()  # nothing listens there
+    env = os.environ | {
+        "CASTING_HOST": "127.0.0.1",
+        "CASTING_PORT": str(free_port()),
+        "CASTING_CONSOLE_PORT": "0",
+        "CASTING_DATABASE_URL": f"postgresql+asyncpg://casting:not-for-logs@127.0.0.1:{closed}/casting",
+        "CASTING_BLOB_URL": f"file://{tmp_path / 'blobs'}",
+    }
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "casting.server.cli", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert finished.returncode == 1
+    assert finished.stderr.splitlines() == [
+        f"casting: the database postgresql+asyncpg://casting:***@127.0.0.1:{closed}/casting is out of reach: "
+        f"[Errno 111] Connect call failed ('127.0.0.1', {closed})"
+    ]

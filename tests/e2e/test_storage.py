@@ -213,3 +213,19 @@ def test_casting_migrate_then_casting_serve_on_postgresql_and_s3(
         assert s3_bucket.object_names() == {f"prod/{sheet.image.sha256}"}
     finally:
         postgres_cluster.execute(f"DROP DATABASE {database} WITH (FORCE)")
+
+
+@pytest.mark.postgres
+def test_casting_migrate_and_serve_name_a_database_that_does_not_exist(
+    postgres_cluster: PostgresCluster,
+) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("CASTING_")}
+    url = postgres_cluster.url("no_such_database")  # no password to hide
+    env |= {"CASTING_DATABASE_URL": url, "CASTING_CONSOLE_PORT": "0"}
+    casting = [str(Path(sys.executable).with_name("casting"))]
+    for command in ("migrate", "serve"):
+        refused = subprocess.run([*casting, command], env=env, capture_output=True, text=True, timeout=60)
+        assert refused.returncode == 1
+        assert refused.stderr.splitlines() == [
+            f'casting: the database {url} is out of reach: database "no_such_database" does not exist'
+        ]

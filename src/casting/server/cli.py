@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 
-from casting.adapters.sql.migrate import MissingMigrations, prepare, upgrade_to_head
+from casting.adapters.sql.migrate import DatabaseOutOfReach, MissingMigrations, prepare, upgrade_to_head
 from casting.server.container import Container, opened
 from casting.server.heap import return_large_blocks
 from casting.server.logs import configure_logging
@@ -56,7 +58,8 @@ async def _serve(settings: Settings) -> None:
 
 
 async def _migrate(settings: Settings) -> None:
-    await upgrade_to_head(settings.database_url)
+    with _refusals():
+        await upgrade_to_head(settings.database_url)
     container = Container()
     container.settings.override(settings)
     async with opened(container):
@@ -74,9 +77,16 @@ async def _collect(settings: Settings) -> None:
 
 
 async def _ready_database(settings: Settings) -> None:
-    try:
+    with _refusals():
         await prepare(settings.database_url)
-    except MissingMigrations as error:
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A database the command cannot start on, as one line saying why, not a traceback."""
+    try:
+        yield
+    except (DatabaseOutOfReach, MissingMigrations) as error:
         raise SystemExit(f"casting: {error}") from None
 
 

@@ -6,7 +6,8 @@ they are found by walking up from this file, so the working directory does not m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
@@ -14,8 +15,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util import CommandError
-from sqlalchemy import Connection, make_url
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from casting.adapters.sql.engine import ensure_sqlite_directory
@@ -46,14 +48,8 @@ async def lacks_migrations(url: str) -> bool:
     """True when the database at `url` lacks a migration this code needs: it was never
     migrated, or it stands at an older revision. A revision this code does not know is a
     newer release's, whose migrations keep the schema readable by the release before."""
-    engine = create_async_engine(make_url(url), poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            current = await connection.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_heads()
-            )
-    finally:
-        await engine.dispose()
+    async with _connected(make_url(url)) as connection:
+        current = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
     script = ScriptDirectory.from_config(alembic_config())
     if not current:
         return True
@@ -65,6 +61,15 @@ async def lacks_migrations(url: str) -> bool:
     except CommandError:
         return False
     return True
+
+
+class DatabaseOutOfReach(RuntimeError):
+    """No connection could be made to the database: refused, an unknown host, a wrong
+    password, no such database, no answer in time."""
+
+    def __init__(self, url: URL, error: OSError | DBAPIError) -> None:
+        reason = error.orig if isinstance(error, DBAPIError) else error
+        super().__init__(f"the database {url.render_as_string(hide_password=True)} is out of reach: {reason}")
 
 
 class MissingMigrations(RuntimeError):
@@ -106,12 +111,25 @@ def _repository_root() -> Path:
 
 
 async def _run(url: str, migrate: _Migration) -> None:
-    parsed = make_url(url)
-    ensure_sqlite_directory(parsed)
-    engine = create_async_engine(parsed, poolclass=NullPool)
+    async with _connected(make_url(url)) as connection, connection.begin():
+        await connection.run_sync(_on_connection, migrate)
+
+
+@asynccontextmanager
+async def _connected(url: URL) -> AsyncIterator[AsyncConnection]:
+    """A connection of an engine of its own; DatabaseOutOfReach when none can be made (what
+    fails once it is made is the caller's to hear)."""
+    ensure_sqlite_directory(url)
+    engine = create_async_engine(url, poolclass=NullPool)
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(_on_connection, migrate)
+        try:
+            connection = await engine.connect()
+        except (OSError, DBAPIError) as error:
+            raise DatabaseOutOfReach(url, error) from error
+        try:
+            yield connection
+        finally:
+            await connection.close()
     finally:
         await engine.dispose()
 
