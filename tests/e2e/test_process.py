@@ -112,3 +112,26 @@ def test_a_database_out_of_reach_is_one_line_naming_it_without_its_password(
         f"casting: the database postgresql+asyncpg://casting:***@127.0.0.1:{closed}/casting is out of reach: "
         f"[Errno 111] Connect call failed ('127.0.0.1', {closed})"
     ]
+
+
+def test_an_embedded_database_that_cannot_be_made_is_one_line_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "var").write_text("a file where the database's directory should be")
+    url = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'casting.db'}"
+    env = os.environ | {
+        "CASTING_PORT": str(free_port()),
+        "CASTING_CONSOLE_PORT": "0",
+        "CASTING_DATABASE_URL": url,
+    }
+
+    finished = subprocess.run(
+        [sys.executable, "-m", "casting.server.cli", "serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert finished.returncode == 1
+    assert finished.stderr.splitlines() == [
+        f"casting: the database {url} is out of reach: [Errno 17] File exists: '{tmp_path / 'var'}'"
+    ]

@@ -65,7 +65,7 @@ async def lacks_migrations(url: str) -> bool:
 
 class DatabaseOutOfReach(RuntimeError):
     """No connection could be made to the database: refused, an unknown host, a wrong
-    password, no such database, no answer in time."""
+    password, no such database, no answer in time, an SQLite file that cannot be made."""
 
     def __init__(self, url: URL, error: OSError | DBAPIError) -> None:
         reason = error.orig if isinstance(error, DBAPIError) else error
@@ -119,10 +119,10 @@ async def _run(url: str, migrate: _Migration) -> None:
 async def _connected(url: URL) -> AsyncIterator[AsyncConnection]:
     """A connection of an engine of its own; DatabaseOutOfReach when none can be made (what
     fails once it is made is the caller's to hear)."""
-    ensure_sqlite_directory(url)
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         try:
+            ensure_sqlite_directory(url)
             connection = await engine.connect()
         except (OSError, DBAPIError) as error:
             raise DatabaseOutOfReach(url, error) from error
