@@ -12,7 +12,7 @@ import grpc
 
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
-from tests.e2e.test_process import wait_until_serving
+from tests.e2e.test_process import run_to_exit, wait_until_serving
 from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import FakeGemini
 from tests.support.ports import free_port
@@ -79,13 +79,7 @@ def test_serve_refuses_an_unknown_image_model_and_names_the_supported_ones(tmp_p
     env = operator_env(
         tmp_path, CASTING_PORT=str(free_port()), GEMINI_API_KEY="k", CASTING_GEMINI_MODEL="imagen-2"
     )
-    refused = subprocess.run(
-        [sys.executable, "-m", "casting.server.cli", "serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    refused = run_to_exit("serve", env)
 
     assert refused.returncode != 0
     assert "unsupported image model 'imagen-2'" in refused.stderr

@@ -32,6 +32,17 @@ def wait_until_serving(port: int, process: subprocess.Popen[bytes], seconds: flo
     raise AssertionError("the server did not become SERVING")
 
 
+def run_to_exit(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`casting <command>` in a process of its own, run until it exits; its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "casting.server.cli", command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
 def test_serve_migrates_the_embedded_database_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     env = os.environ | {
@@ -78,12 +89,10 @@ def test_serve_exits_when_start_up_fails_after_the_metrics_endpoint_opened(tmp_p
     }
     env.pop("GEMINI_API_KEY", None)
 
-    finished = subprocess.run(
-        [sys.executable, "-m", "casting.server.cli", "serve"], env=env, capture_output=True, timeout=60
-    )
+    finished = run_to_exit("serve", env)
 
     assert finished.returncode != 0
-    assert b"API key" in finished.stderr
+    assert "API key" in finished.stderr
 
 
 @pytest.mark.parametrize("command", ["serve", "migrate", "collect"])
@@ -99,13 +108,7 @@ def test_a_database_out_of_reach_is_one_line_naming_it_without_its_password(
         "CASTING_BLOB_URL": f"file://{tmp_path / 'blobs'}",
     }
 
-    finished = subprocess.run(
-        [sys.executable, "-m", "casting.server.cli", command],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    finished = run_to_exit(command, env)
 
     assert finished.returncode == 1
     assert finished.stderr.splitlines() == [
@@ -123,13 +126,7 @@ def test_an_embedded_database_that_cannot_be_made_is_one_line_naming_it(tmp_path
         "CASTING_DATABASE_URL": url,
     }
 
-    finished = subprocess.run(
-        [sys.executable, "-m", "casting.server.cli", "serve"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    finished = run_to_exit("serve", env)
 
     assert finished.returncode == 1
     assert finished.stderr.splitlines() == [

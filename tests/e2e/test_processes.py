@@ -19,7 +19,7 @@ import pytest
 
 from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
-from tests.e2e.test_process import wait_until_serving
+from tests.e2e.test_process import run_to_exit, wait_until_serving
 from tests.support import fake_gemini as fake
 from tests.support.fake_gemini import FakeGemini
 from tests.support.ports import free_port
@@ -154,12 +154,10 @@ def _answers(metrics_port: int) -> bool:
 def test_several_processes_on_sqlite_are_refused_at_start(tmp_path: Path, database_url: str) -> None:
     env = serve_env(tmp_path, database_url, free_ports(1))
 
-    finished = subprocess.run(
-        [sys.executable, "-m", "casting.server.cli", "serve"], env=env, capture_output=True, timeout=60
-    )
+    finished = run_to_exit("serve", env)
 
     assert finished.returncode != 0
-    assert b"CASTING_PROCESSES above 1 needs PostgreSQL" in finished.stderr
+    assert "CASTING_PROCESSES above 1 needs PostgreSQL" in finished.stderr
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
