@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -131,4 +132,23 @@ def test_an_embedded_database_that_cannot_be_made_is_one_line_naming_it(tmp_path
     assert finished.returncode == 1
     assert finished.stderr.splitlines() == [
         f"casting: the database {url} is out of reach: [Errno 17] File exists: '{tmp_path / 'var'}'"
+    ]
+
+
+def test_a_database_that_never_answers_is_given_up_after_the_connect_timeout(tmp_path: Path) -> None:
+    silent = socket.create_server(("127.0.0.1", 0))  # takes connections, never answers one
+    with silent:
+        url = f"postgresql+asyncpg://casting@127.0.0.1:{silent.getsockname()[1]}/casting"
+        env = os.environ | {
+            "CASTING_PORT": str(free_port()),
+            "CASTING_CONSOLE_PORT": "0",
+            "CASTING_DATABASE_URL": url,
+            "CASTING_DATABASE_CONNECT_TIMEOUT_SECONDS": "1",  # asyncpg's own is 60 s
+        }
+
+        finished = run_to_exit("serve", env)
+
+    assert finished.returncode == 1
+    assert finished.stderr.splitlines() == [
+        f"casting: the database {url} is out of reach: no answer in time (TimeoutError)"
     ]

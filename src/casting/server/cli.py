@@ -59,7 +59,9 @@ async def _serve(settings: Settings) -> None:
 
 async def _migrate(settings: Settings) -> None:
     with _refusals():
-        await upgrade_to_head(settings.database_url)
+        await upgrade_to_head(
+            settings.database_url, connect_timeout=settings.database_connect_timeout_seconds
+        )
     container = Container()
     container.settings.override(settings)
     async with opened(container):
@@ -78,7 +80,7 @@ async def _collect(settings: Settings) -> None:
 
 async def _ready_database(settings: Settings) -> None:
     with _refusals():
-        await prepare(settings.database_url)
+        await prepare(settings.database_url, connect_timeout=settings.database_connect_timeout_seconds)
 
 
 @contextmanager

@@ -26,10 +26,11 @@ from casting.adapters.tasks import procrastinate_engine
 _Migration = Callable[[Config], None]
 
 
-async def upgrade_to_head(url: str) -> None:
+async def upgrade_to_head(url: str, *, connect_timeout: float | None = None) -> None:
     """Applies every migration the database at `url` lacks; on PostgreSQL, also the task
-    engine's schema (procrastinate's own, kept apart from alembic's)."""
-    await _run(url, lambda config: command.upgrade(config, "head"))
+    engine's schema (procrastinate's own, kept apart from alembic's). `connect_timeout` bounds
+    opening PostgreSQL's connection (None: the driver's own, 60 s)."""
+    await _run(url, lambda config: command.upgrade(config, "head"), connect_timeout)
     if make_url(url).get_backend_name() == "postgresql":
         await procrastinate_engine.apply_schema(url)
 
@@ -41,14 +42,14 @@ def is_task_engine_table(name: str) -> bool:
 
 async def downgrade_to_base(url: str) -> None:
     """Reverts every migration: the database is left without the service's tables."""
-    await _run(url, lambda config: command.downgrade(config, "base"))
+    await _run(url, lambda config: command.downgrade(config, "base"), None)
 
 
-async def lacks_migrations(url: str) -> bool:
+async def lacks_migrations(url: str, *, connect_timeout: float | None = None) -> bool:
     """True when the database at `url` lacks a migration this code needs: it was never
     migrated, or it stands at an older revision. A revision this code does not know is a
     newer release's, whose migrations keep the schema readable by the release before."""
-    async with _connected(make_url(url)) as connection:
+    async with _connected(make_url(url), connect_timeout) as connection:
         current = await connection.run_sync(lambda sync: MigrationContext.configure(sync).get_current_heads())
     script = ScriptDirectory.from_config(alembic_config())
     if not current:
@@ -68,7 +69,8 @@ class DatabaseOutOfReach(RuntimeError):
     password, no such database, no answer in time, an SQLite file that cannot be made."""
 
     def __init__(self, url: URL, error: OSError | DBAPIError) -> None:
-        reason = error.orig if isinstance(error, DBAPIError) else error
+        cause = error.orig if isinstance(error, DBAPIError) else error
+        reason = str(cause) or f"no answer in time ({type(cause).__name__})"
         super().__init__(f"the database {url.render_as_string(hide_password=True)} is out of reach: {reason}")
 
 
@@ -76,7 +78,7 @@ class MissingMigrations(RuntimeError):
     """A shared database behind this release's schema: `casting migrate` must run first."""
 
 
-async def prepare(url: str) -> None:
+async def prepare(url: str, *, connect_timeout: float | None = None) -> None:
     """Readies the database at `url` for the service. The embedded SQLite database is the
     service's own and is migrated here; a shared one is migrated deliberately, once per release
     (`casting migrate`), so one that lacks migrations is refused rather than served, where
@@ -84,7 +86,7 @@ async def prepare(url: str) -> None:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         await upgrade_to_head(url)
-    elif await lacks_migrations(url):
+    elif await lacks_migrations(url, connect_timeout=connect_timeout):
         raise MissingMigrations(
             f"the database {parsed.render_as_string(hide_password=True)} lacks migrations "
             "this release needs; run `casting migrate` (make migrate) first"
@@ -110,16 +112,19 @@ def _repository_root() -> Path:
     )
 
 
-async def _run(url: str, migrate: _Migration) -> None:
-    async with _connected(make_url(url)) as connection, connection.begin():
+async def _run(url: str, migrate: _Migration, connect_timeout: float | None) -> None:
+    async with _connected(make_url(url), connect_timeout) as connection, connection.begin():
         await connection.run_sync(_on_connection, migrate)
 
 
 @asynccontextmanager
-async def _connected(url: URL) -> AsyncIterator[AsyncConnection]:
+async def _connected(url: URL, connect_timeout: float | None) -> AsyncIterator[AsyncConnection]:
     """A connection of an engine of its own; DatabaseOutOfReach when none can be made (what
     fails once it is made is the caller's to hear)."""
-    engine = create_async_engine(url, poolclass=NullPool)
+    timeout = (
+        {"timeout": connect_timeout} if connect_timeout and url.get_backend_name() == "postgresql" else {}
+    )
+    engine = create_async_engine(url, poolclass=NullPool, connect_args=timeout)
     try:
         try:
             ensure_sqlite_directory(url)
