@@ -70,7 +70,9 @@ class DatabaseOutOfReach(RuntimeError):
 
     def __init__(self, url: URL, error: OSError | DBAPIError) -> None:
         cause = error.orig if isinstance(error, DBAPIError) else error
-        reason = str(cause) or f"no answer in time ({type(cause).__name__})"
+        reason = (
+            "no answer in time" if isinstance(cause, TimeoutError) else str(cause) or type(cause).__name__
+        )
         super().__init__(f"the database {url.render_as_string(hide_password=True)} is out of reach: {reason}")
 
 
