@@ -81,6 +81,8 @@ def test_serve_refuses_an_unknown_image_model_and_names_the_supported_ones(tmp_p
     )
     refused = run_to_exit("serve", env)
 
-    assert refused.returncode != 0
-    assert "unsupported image model 'imagen-2'" in refused.stderr
-    assert "gemini-2.5-flash-image, gemini-3-pro-image-preview" in refused.stderr
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines() == [
+        "casting: unsupported image model 'imagen-2'; "
+        "supported: gemini-2.5-flash-image, gemini-3-pro-image-preview"
+    ]

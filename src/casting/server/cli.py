@@ -9,13 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
 
+from pydantic import ValidationError
+
 from casting.adapters.sql.migrate import DatabaseOutOfReach, MissingMigrations, prepare, upgrade_to_head
 from casting.server.container import Container, opened
 from casting.server.heap import return_large_blocks
 from casting.server.logs import configure_logging
 from casting.server.main import serve
 from casting.server.processes import refusal, serve_processes
-from casting.server.settings import Settings
+from casting.server.settings import Settings, problems
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -35,7 +37,10 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     configure_logging()
 
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        raise SystemExit("\n".join(f"casting: {problem}" for problem in problems(error))) from None
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "collect":

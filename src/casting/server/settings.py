@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from casting.adapters.generators.gemini_models import image_model
@@ -144,3 +144,18 @@ class Settings(BaseSettings):
         if self.generator == "auto":
             return "gemini" if self.gemini_api_key or self.gemini_backend == "vertex" else "offline"
         return self.generator
+
+
+def problems(error: ValidationError) -> list[str]:
+    """What `error` found wrong with the environment, a line each, in the operator's names:
+    `CASTING_PORT: Input should be a valid integer, ...`."""
+    lines = []
+    for problem in error.errors(include_url=False):
+        message = problem["msg"].removeprefix("Value error, ")
+        where = [str(part) for part in problem["loc"]]
+        if where:
+            field = Settings.model_fields.get(where[0])
+            where[0] = f"CASTING_{where[0].upper()}" if field else where[0]  # else already an alias
+            message = f"{'.'.join(where)}: {message}"
+        lines.append(message)
+    return lines
