@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from casting.adapters.generators.gemini_models import image_model
-from casting.adapters.generators.prices import ModelPrice
+from casting.adapters.generators.prices import ModelPrice, PriceTable
 from casting.adapters.sql.engine import is_postgresql
 
 
@@ -130,6 +130,18 @@ class Settings(BaseSettings):
         its sizes, reference limits and prices would be guesses."""
         if self.chosen_generator == "gemini":
             image_model(self.gemini_model)
+        return self
+
+    @model_validator(mode="after")
+    def _priced_judge(self) -> Settings:
+        """A judge model without a price is refused at start-up: its calls would cost nothing
+        in the ledger, and no budget would hold. (Every supported image model has one.)"""
+        judging = self.chosen_generator == "gemini" and self.verify == "on"
+        if judging and not PriceTable(self.model_prices).knows(self.judge_model):
+            raise ValueError(
+                f"CASTING_JUDGE_MODEL {self.judge_model!r} has no price; "
+                "give it one in CASTING_MODEL_PRICES (USD per million tokens)"
+            )
         return self
 
     @property

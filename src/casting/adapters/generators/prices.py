@@ -68,7 +68,8 @@ class PriceTable:
         return model in self._prices
 
     def cost_micros(self, model: str, tokens: Tokens) -> int:
-        """USD millionths; a model without a price costs 0 (start-up warns about it)."""
+        """USD millionths; a model without a price costs 0 (start-up refuses a judge model
+        without one, and every supported image model has one)."""
         price = self._prices.get(model)
         if price is None:
             return 0
