@@ -152,7 +152,7 @@ def test_a_database_that_never_answers_is_given_up_after_the_connect_timeout(tmp
     assert finished.stderr.splitlines() == [f"casting: the database {url} is out of reach: no answer in time"]
 
 
-def test_a_setting_that_cannot_be_read_is_one_line_naming_its_variable(tmp_path: Path) -> None:
+def test_a_setting_that_cannot_be_read_is_one_line_naming_its_variable() -> None:
     env = os.environ | {"CASTING_PORT": "fifty", "CASTING_CONSOLE_PORT": "0"}
 
     finished = run_to_exit("serve", env)

@@ -165,9 +165,9 @@ def problems(error: ValidationError) -> list[str]:
     for problem in error.errors(include_url=False):
         message = problem["msg"].removeprefix("Value error, ")
         where = [str(part) for part in problem["loc"]]
+        if where and where[0] in Settings.model_fields:  # else an alias: the variable's own name
+            where[0] = f"CASTING_{where[0].upper()}"
         if where:
-            field = Settings.model_fields.get(where[0])
-            where[0] = f"CASTING_{where[0].upper()}" if field else where[0]  # else already an alias
             message = f"{'.'.join(where)}: {message}"
         lines.append(message)
     return lines
