@@ -135,7 +135,7 @@ def test_an_embedded_database_that_cannot_be_made_is_one_line_naming_it(tmp_path
     ]
 
 
-def test_a_database_that_never_answers_is_given_up_after_the_connect_timeout(tmp_path: Path) -> None:
+def test_a_database_that_never_answers_is_given_up_after_the_connect_timeout() -> None:
     silent = socket.create_server(("127.0.0.1", 0))  # takes connections, never answers one
     with silent:
         url = f"postgresql+asyncpg://casting@127.0.0.1:{silent.getsockname()[1]}/casting"

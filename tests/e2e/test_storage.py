@@ -26,7 +26,7 @@ from casting.v1 import casting_pb2 as pb
 from casting.v1 import casting_pb2_grpc
 from tests.e2e.rich_errors import details_of
 from tests.e2e.test_flow import P, encoded, save
-from tests.e2e.test_process import wait_until_serving
+from tests.e2e.test_process import run_to_exit, wait_until_serving
 from tests.integration.conftest import PROJECT, Library
 from tests.integration.test_sql_queries import counting
 from tests.support.databases import PostgresCluster
@@ -222,9 +222,8 @@ def test_casting_migrate_and_serve_name_a_database_that_does_not_exist(
     env = {name: value for name, value in os.environ.items() if not name.startswith("CASTING_")}
     url = postgres_cluster.url("no_such_database")  # no password to hide
     env |= {"CASTING_DATABASE_URL": url, "CASTING_CONSOLE_PORT": "0"}
-    casting = [str(Path(sys.executable).with_name("casting"))]
     for command in ("migrate", "serve"):
-        refused = subprocess.run([*casting, command], env=env, capture_output=True, text=True, timeout=60)
+        refused = run_to_exit(command, env)
         assert refused.returncode == 1
         assert refused.stderr.splitlines() == [
             f'casting: the database {url} is out of reach: database "no_such_database" does not exist'
