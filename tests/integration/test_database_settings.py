@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import pytest
 from sqlalchemy import text
@@ -44,6 +44,26 @@ async def test_the_pool_lends_size_plus_overflow_connections_then_times_out(
                     pass
         async with engine.connect() as connection:  # given back, lent again
             assert (await connection.execute(text("SELECT 1"))).scalar() == 1
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_by_default_the_connections_a_burst_opens_serve_the_next_burst(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def backends_lent_at_once(engine: AsyncEngine, count: int) -> set[int]:
+        async with AsyncExitStack() as stack:
+            connections = await asyncio.gather(
+                *(stack.enter_async_context(engine.connect()) for _ in range(count))
+            )
+            return {(await c.execute(text("SELECT pg_backend_pid()"))).scalar_one() for c in connections}
+
+    async with server_engine(monkeypatch, CASTING_DATABASE_URL=database_url) as engine:
+        defaults = Settings()
+        most = defaults.database_pool_size + defaults.database_max_overflow
+        first = await backends_lent_at_once(engine, most)
+        second = await backends_lent_at_once(engine, most)
+    assert len(first) == most
+    assert second == first  # none was closed on its way back, none opened again
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

@@ -24,9 +24,11 @@ class Settings(BaseSettings):
     # only): each process parses model answers under a GIL of its own.
     processes: int = Field(default=1, ge=1)
     database_url: str = "sqlite+aiosqlite:///./var/casting.db"
-    database_pool_size: int = 10
+    # Every connection the pool may lend is kept: a burst of calls past the kept ones opened
+    # and closed the extra ones each time (~8 ms of CPU a PostgreSQL connection; bench/README.md).
+    database_pool_size: int = 20
     database_pool_timeout_seconds: float = 10.0
-    database_max_overflow: int = 10
+    database_max_overflow: int = 0
     database_connect_timeout_seconds: float = 10.0
     database_statement_timeout_seconds: float = 30.0
     blob_url: str = "file://./var/blobs"
