@@ -75,7 +75,7 @@ def test_serve_draws_on_vertex_ai_with_application_default_credentials(
     assert fake_gemini.authorizations == [f"Bearer {fake.ACCESS_TOKEN}"] * 2
 
 
-def test_serve_refuses_an_unknown_image_model_and_names_the_supported_ones(tmp_path: Path) -> None:
+def test_serve_refuses_an_unknown_image_model_naming_its_variable_and_the_known_ones(tmp_path: Path) -> None:
     env = operator_env(
         tmp_path, CASTING_PORT=str(free_port()), GEMINI_API_KEY="k", CASTING_GEMINI_MODEL="imagen-2"
     )
@@ -83,6 +83,6 @@ def test_serve_refuses_an_unknown_image_model_and_names_the_supported_ones(tmp_p
 
     assert refused.returncode == 1
     assert refused.stderr.splitlines() == [
-        "casting: unsupported image model 'imagen-2'; "
+        "casting: CASTING_GEMINI_MODEL: unsupported image model 'imagen-2'; "
         "supported: gemini-2.5-flash-image, gemini-3-pro-image-preview"
     ]

@@ -131,7 +131,10 @@ class Settings(BaseSettings):
         """An unknown CASTING_GEMINI_MODEL is refused at start-up, naming the supported ones:
         its sizes, reference limits and prices would be guesses."""
         if self.chosen_generator == "gemini":
-            image_model(self.gemini_model)
+            try:
+                image_model(self.gemini_model)
+            except ValueError as unknown:
+                raise ValueError(f"CASTING_GEMINI_MODEL: {unknown}") from None
         return self
 
     @model_validator(mode="after")
