@@ -24,8 +24,9 @@ class Settings(BaseSettings):
     # only): each process parses model answers under a GIL of its own.
     processes: int = Field(default=1, ge=1)
     database_url: str = "sqlite+aiosqlite:///./var/casting.db"
-    # Every connection the pool may lend is kept: a burst of calls past the kept ones opened
-    # and closed the extra ones each time (~8 ms of CPU a PostgreSQL connection; bench/README.md).
+    # Every connection the pool may lend is kept: a burst of calls past the kept ones opened and
+    # closed the extra ones each time, at milliseconds of CPU a PostgreSQL connection
+    # (bench/README.md, twelfth pass).
     database_pool_size: int = 20
     database_pool_timeout_seconds: float = 10.0
     database_max_overflow: int = 0
