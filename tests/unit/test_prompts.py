@@ -192,6 +192,15 @@ def test_a_file_must_carry_its_own_version(tmp_path: Path) -> None:
         PromptLibrary(tmp_path, current={GenerationKind.SHEET: "sheet.v2"})
 
 
+def test_a_template_that_does_not_parse_is_refused_when_the_library_is_made(tmp_path: Path) -> None:
+    # An old version no call renders any more is checked too: nothing waits for a call to fail.
+    (tmp_path / "sheet.v1.yaml").write_text("version: sheet.v1\ntemplate: 'Draw {% if hat %}a hat'\n")
+    (tmp_path / "sheet.v2.yaml").write_text("version: sheet.v2\ntemplate: Draw\n")
+
+    with pytest.raises(ValueError, match=r"sheet\.v1\.yaml: line 1 .*endif"):
+        PromptLibrary(tmp_path, current={GenerationKind.SHEET: "sheet.v2"})
+
+
 def test_a_pinned_version_must_exist(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="sheet.v3"):
         PromptLibrary(tmp_path, current={GenerationKind.SHEET: "sheet.v3"})

@@ -74,7 +74,9 @@ class ChangeLine:
 
 
 class PromptLibrary:
-    """The templates of one directory, rendered strictly: a missing variable is an error."""
+    """The templates of one directory, rendered strictly: a missing variable is an error.
+    Each is compiled here, at start-up: one that does not parse is refused before any call,
+    and no call pays the compiling (~10 ms of the first drawing's CPU)."""
 
     def __init__(
         self,
@@ -94,6 +96,12 @@ class PromptLibrary:
         missing = set(current.values()) - templates.keys()
         if missing:
             raise ValueError(f"prompt versions without a template: {sorted(missing)}")
+        for version in templates:
+            try:
+                self._env.get_template(version)
+            except jinja2.TemplateSyntaxError as error:
+                problem = f"line {error.lineno} of its template: {error.message}"
+                raise ValueError(f"{version}.yaml: {problem}") from error
         self._current = dict(current)
         self._judge = judge
 
