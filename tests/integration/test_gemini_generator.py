@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -597,3 +601,19 @@ async def test_errors_carry_neither_the_key_nor_the_upstream_body(
     for text in (str(error), repr(error), repr(vars(error)), caplog.text):
         assert API_KEY not in text
         assert upstream_message not in text
+
+
+def test_a_fresh_process_builds_the_sdks_types_before_its_first_model_calls(fake_gemini: FakeGemini) -> None:
+    """google-genai builds a type's validator on its first use: ~35 ms of a fresh replica's first
+    drawing and first judgement, which every call queued behind them on the loop waited out.
+    Opening the client builds them. (The SDK's private request type is left to its first call.)"""
+    first_calls = subprocess.run(
+        [sys.executable, "-m", "tests.support.first_model_calls", fake_gemini.base_url],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert json.loads(first_calls.stdout) == {"drawing": [], "judgement": []}

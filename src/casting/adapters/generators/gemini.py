@@ -75,6 +75,7 @@ async def gemini_client(
     The SDK's own connections would look up ~/.netrc and the environment's proxy on a thread for
     every call (aiohttp's trust_env): two hand-offs a call, up to ~1.7 ms of a GenerateSheet's
     CPU. Ours take the proxy once, here."""
+    _build_sdk_types()
     endpoint = base_url or _default_endpoint(backend, location)
     session = aiohttp.ClientSession(
         # No limit of its own, as the SDK's: the model-call cap bounds the calls.
@@ -105,6 +106,26 @@ async def gemini_client(
         await client.aio.aclose()
         client.close()
         await session.close()  # the SDK leaves a session it was given open
+
+
+def _build_sdk_types() -> None:
+    """google-genai builds each of its types' validators on first use: ~35 ms of CPU in a fresh
+    process's first drawing and first judgement, which every call then queued on the loop
+    waits out. These are the types the requests and answers of both make, built at start-up."""
+    part = types.Part.from_bytes(data=b"", mime_type="image/png")
+    types.UserContent(parts=[part, types.Part.from_text(text="")])
+    types.GenerateContentConfig(
+        response_modalities=["IMAGE"],
+        image_config=types.ImageConfig(aspect_ratio=ASPECT_RATIO),
+        response_schema=types.Schema(type=types.Type.OBJECT),
+    )
+    types.GenerateContentResponse(
+        sdk_http_response=types.HttpResponse(headers={}),
+        candidates=[types.Candidate(content=types.Content(parts=[part]))],
+        usage_metadata=types.GenerateContentResponseUsageMetadata(
+            prompt_tokens_details=[types.ModalityTokenCount(token_count=0)]
+        ),
+    )
 
 
 def _environment_proxy(url: str) -> dict[str, Any]:
