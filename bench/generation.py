@@ -210,7 +210,7 @@ async def real_client_processes(
             generate_p50, _ = report.latencies(SECTION_REAL, f"{label}: GenerateSheet at once", generate)
             report.add(
                 SECTION_REAL,
-                f"{label}: a fresh server's first GenerateSheet at once",
+                f"{label}: a fresh server's first call, at once",
                 ms(first),
                 "ms",
                 f"{ms(first) / generate_p50:.1f}x the p50 of later ones",
