@@ -613,7 +613,7 @@ def test_a_fresh_process_builds_the_sdks_types_before_its_first_model_calls(fake
         capture_output=True,
         text=True,
         timeout=60,
-        check=True,
     )
 
+    assert first_calls.returncode == 0, first_calls.stderr
     assert json.loads(first_calls.stdout) == {"drawing": [], "judgement": []}
