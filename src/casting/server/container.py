@@ -3,7 +3,7 @@ use-cases → servicer. Tests replace a collaborator with `container.<provider>.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 
@@ -27,6 +27,7 @@ from casting.adapters.generators.prices import PriceTable
 from casting.adapters.images import PillowImageCodec
 from casting.adapters.judges.gemini import GeminiJudge
 from casting.adapters.judges.offline import OfflineJudge
+from casting.adapters.prompts.library import PromptLibrary
 from casting.adapters.recent_actors import RecentActors
 from casting.adapters.sql.actor_documents import SqlActorDocuments
 from casting.adapters.sql.engine import (
@@ -137,7 +138,9 @@ def _gemini_client(settings: Settings) -> AbstractAsyncContextManager[genai.Clie
     )
 
 
-async def _image_model(settings: Settings, prices: PriceTable) -> AsyncIterator[ImageGenerator]:
+async def _image_model(
+    settings: Settings, prices: PriceTable, prompts: Callable[[], PromptLibrary]
+) -> AsyncIterator[ImageGenerator]:
     """The generator the settings choose; the Gemini client's connections close at shutdown."""
     if settings.chosen_generator == "offline":
         yield OfflineGenerator()
@@ -152,6 +155,7 @@ async def _image_model(settings: Settings, prices: PriceTable) -> AsyncIterator[
             max_attempts=settings.gemini_max_attempts,
             timeout_seconds=settings.gemini_timeout_seconds,
             prices=prices,
+            prompts=prompts(),
         )
 
 
@@ -175,14 +179,20 @@ def _priced_model(settings: Settings) -> str | None:
     return None if settings.chosen_generator == "offline" else settings.gemini_model
 
 
-async def _judge(settings: Settings, prices: PriceTable) -> AsyncIterator[Judge]:
+async def _judge(
+    settings: Settings, prices: PriceTable, prompts: Callable[[], PromptLibrary]
+) -> AsyncIterator[Judge]:
     """The judge of the generator's kind: the offline one measures the offline drawings."""
     if settings.chosen_generator == "offline":
         yield OfflineJudge()
         return
     async with _gemini_client(settings) as client:
         yield GeminiJudge(
-            client, model=settings.judge_model, timeout_seconds=settings.gemini_timeout_seconds, prices=prices
+            client,
+            model=settings.judge_model,
+            timeout_seconds=settings.gemini_timeout_seconds,
+            prices=prices,
+            prompts=prompts(),
         )
 
 
@@ -266,7 +276,10 @@ class Container(containers.DeclarativeContainer):
     codec = providers.Singleton(PillowImageCodec, pool=decoding)
     # Model prices: Google's published ones, with the operator's CASTING_MODEL_PRICES over them.
     prices = providers.Singleton(PriceTable, settings.provided.model_prices)
-    model = providers.Resource(_image_model, settings=settings, prices=prices)
+    # One library for the generator and the judge: it loads and compiles every template when made.
+    # Passed as its provider, so that the offline drawing, which renders none, never makes it.
+    prompts = providers.Singleton(PromptLibrary)
+    model = providers.Resource(_image_model, settings=settings, prices=prices, prompts=prompts.provider)
     observed_model = providers.Singleton(
         ObservedGenerator,
         inner=model,
@@ -287,7 +300,7 @@ class Container(containers.DeclarativeContainer):
     )
 
     keeper = providers.Singleton(ImageKeeper, blobs=blobs, ids=ids, clock=clock)
-    judge = providers.Resource(_judge, settings=settings, prices=prices)
+    judge = providers.Resource(_judge, settings=settings, prices=prices, prompts=prompts.provider)
     verifying = providers.Singleton(
         Verifying,
         enabled=providers.Callable(lambda s: s.verify == "on", settings),
