@@ -172,7 +172,7 @@ def problems(error: ValidationError) -> list[str]:
         message = problem["msg"].removeprefix("Value error, ")
         where = [str(part) for part in problem["loc"]]
         if where and where[0] in Settings.model_fields:  # else an alias: the variable's own name
-            where[0] = f"CASTING_{where[0].upper()}"
+            where[0] = f"{Settings.model_config['env_prefix']}{where[0].upper()}"
         if where:
             message = f"{'.'.join(where)}: {message}"
         lines.append(message)
