@@ -11,7 +11,10 @@ against a baseline measured in the same run:
 - a judge that always fails: image calls per candidate (CASTING_MAX_DRAWS) and the wall time
   against one passing drawing;
 - candidates: GenerateSheets with 4 candidates against 1 (concurrent would be 1.0x, serial 4x);
-- the offline judge: its CPU time per drawing against the offline generator's own drawing.
+- the offline judge: its CPU time per drawing against the offline generator's own drawing;
+- the images a model call sends: the calling thread's CPU (the serving loop's, in the service)
+  for an image call and a judge call, with and without a ~1.5 MB sheet as a reference, the
+  stand-in answering at once. The SDK sends each image inline, base64 in the request's JSON.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from bench.harness import PARENT, TRAITS, service, sqlite_url
-from bench.report import Report
+from bench.harness import PARENT, TRAITS, service, sheet_png, sqlite_url
+from bench.report import Report, ms
+from casting.adapters.generators.gemini import GeminiGenerator, gemini_client
 from casting.adapters.generators.offline import OfflineGenerator
+from casting.adapters.judges.gemini import GeminiJudge
 from casting.adapters.judges.offline import OfflineJudge
 from casting.domain import styles
 from casting.domain.ports import GenerationKind, GenerationSpec
@@ -48,15 +53,48 @@ def _sheets(count: int) -> pb.GenerateSheetsRequest:
     )
 
 
-async def _walls(call: Callable[[], Awaitable[object]], times: int) -> float:
-    """The median wall time of `times` calls made one after another, after one unmeasured."""
+async def _median_seconds(
+    call: Callable[[], Awaitable[object]], times: int, clock: Callable[[], float] = time.perf_counter
+) -> float:
+    """The median seconds of `clock` (wall time unless said) over `times` calls made one after
+    another, after one unmeasured."""
     await call()
-    walls = []
+    spent = []
     for _ in range(times):
-        started = time.perf_counter()
+        started = clock()
         await call()
-        walls.append(time.perf_counter() - started)
-    return sorted(walls)[len(walls) // 2]
+        spent.append(clock() - started)
+    return sorted(spent)[len(spent) // 2]
+
+
+async def sent_images(report: Report, times: int) -> None:
+    """The calling thread's CPU for one model call, by the images it sends: an image call as
+    GenerateSheet makes it (no reference) and as a new look's (its anchor), a judge call with the
+    drawing alone (a first sheet) and with its anchor. Each is built, sent and read on the event
+    loop: in the service, the serving loop, which serves nothing else meanwhile."""
+    sheet = ImageBytes(sheet_png(), "image/png")
+    story, image = styles.pick("romance", "webtoon")
+    spec = GenerationSpec(GenerationKind.SHEET, Traits(Gender.FEMALE, AgeRange.TEEN), story, image)
+    fake = FakeGemini()  # answers at once: a small sheet, or a passing verdict
+    fake.start()
+    try:
+        async with gemini_client(api_key="bench-not-a-key", base_url=fake.base_url) as client:
+            generator, judge = GeminiGenerator(client), GeminiJudge(client)
+            calls: dict[str, Callable[[], Awaitable[object]]] = {
+                "image call, no reference": lambda: generator.generate(spec, []),
+                "image call, one reference": lambda: generator.generate(spec, [sheet]),
+                "judge call, the drawing alone": lambda: judge.judge(spec, sheet, []),
+                "judge call, the drawing and one reference": lambda: judge.judge(spec, sheet, [sheet]),
+            }
+            cpu = {
+                label: await _median_seconds(call, times, time.thread_time) for label, call in calls.items()
+            }
+    finally:
+        fake.stop()
+    for label, seconds in cpu.items():
+        report.add(SECTION, f"calling thread's CPU a call: {label}", ms(seconds), "ms", f"median of {times}")
+    added = cpu["image call, one reference"] - cpu["image call, no reference"]
+    report.add(SECTION, "what a ~1.5 MB image sent costs the calling thread", ms(added), "ms")
 
 
 def offline_judge(report: Report, times: int) -> None:
@@ -108,7 +146,7 @@ async def verification(report: Report, quick: bool) -> None:
                     max_draws=MAX_DRAWS,
                 ) as s:
                     images, judged = len(fake.image_requests), len(fake.judge_requests)
-                    walls[f"sheet, verify {verify}"] = await _walls(
+                    walls[f"sheet, verify {verify}"] = await _median_seconds(
                         lambda: s.stub.GenerateSheet(_sheet()), times
                     )
                     if verify == "off":
@@ -120,12 +158,14 @@ async def verification(report: Report, quick: bool) -> None:
                         "x",
                     )
                     for count in (1, 4):
-                        walls[f"{count} candidates"] = await _walls(
+                        walls[f"{count} candidates"] = await _median_seconds(
                             lambda count=count: s.stub.GenerateSheets(_sheets(count)), times
                         )
                     fake.judging = gemini.verdict(delay=judge, same_person_score=0.1, free_of_text=False)
                     images = len(fake.image_requests) + MAX_DRAWS  # past the unmeasured call
-                    walls["failing judge"] = await _walls(lambda: s.stub.GenerateSheets(_sheets(1)), times)
+                    walls["failing judge"] = await _median_seconds(
+                        lambda: s.stub.GenerateSheets(_sheets(1)), times
+                    )
                     report.add(
                         SECTION,
                         "always-failing judge: image calls per candidate",
@@ -136,6 +176,7 @@ async def verification(report: Report, quick: bool) -> None:
     finally:
         fake.stop()
     offline_judge(report, 5 if quick else 20)
+    await sent_images(report, 10 if quick else 50)
     off, on = walls["sheet, verify off"], walls["sheet, verify on"]
     report.add(SECTION, "GenerateSheet, verification off", off, "s")
     report.add(SECTION, "GenerateSheet, verification on (judge passes)", on, "s")
