@@ -12,9 +12,11 @@ Real client: both again with the model as deployed, google-genai's client callin
 stand-in of Gemini's REST API in its own process (model_server.py), which answers a sheet the
 size Gemini sends after 1 s (or at once): the client's work (building the request, reading and
 parsing ~2 MB of JSON, decoding the image) is then the service's too. First in this process
-on SQLite, as the sections above; then, on PostgreSQL, `casting serve` as operators run it, from
-one process and from several (CASTING_PROCESSES), side by side, with the burst's calls spread
-over as many connections as calls (the processes share the port by connection). Beside them, the
+on SQLite, as the sections above, with verification off (the issue's targets) and then on, as
+deployed (each drawing sent back to the judge's model, which the stand-in also plays); then, on
+PostgreSQL, `casting serve` as operators run it, from one process and from several
+(CASTING_PROCESSES), side by side, with the burst's calls spread over as many connections as
+calls (the processes share the port by connection). Beside them, the
 floor: the same burst of answers fetched and read by a bare client with no service, which no
 service on this machine can beat.
 """
@@ -126,6 +128,11 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
                     bursts = await loop.run_in_executor(loader, burst, s.address, calls, BURSTS)
             with CoreSampler() as bare_cores:
                 bare = await loop.run_in_executor(loader, answers_burst, url, calls, BURSTS)
+            # As deployed: every drawing judged (its sheet sent back to the judge's model).
+            async with service(
+                database_url, directory, max_concurrent_generations=calls, verify="on", **_gemini(url)
+            ) as s:
+                judged = await loop.run_in_executor(loader, burst, s.address, calls, BURSTS)
         with model_server(png, 0.0) as url:
             async with service(database_url, directory, **_gemini(url)) as s:
                 generate = await sequential(
@@ -139,6 +146,10 @@ async def real_client(report: Report, png: bytes, calls: int, sequential_calls: 
         measure = f"floor: a bare client reads the answers, {ordinal} burst / one"
         report.add(SECTION_REAL, measure, wall / bare.one, "x", "this machine's floor")
     _report_cores(report, "floor: ", bare, bare_cores, calls)
+    report.add(SECTION_REAL, "verification on (as deployed): one call, drawn and judged", judged.one, "s")
+    for ordinal, wall in zip(("first", "second"), judged.walls, strict=True):
+        measure = f"verification on: {ordinal} burst wall / one call"
+        report.add(SECTION_REAL, measure, wall / judged.one, "x", "the targets are with it off")
     generate_p50, _ = report.latencies(SECTION_REAL, "GenerateSheet, stand-in answering at once", generate)
     model_p50, _ = report.latencies(SECTION_REAL, "the stand-in's answer alone (HTTP, unparsed)", model_alone)
     report.add(SECTION_REAL, "overhead p50: GenerateSheet - answer alone", generate_p50 - model_p50, "ms",

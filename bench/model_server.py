@@ -4,7 +4,9 @@ size Gemini returns (bench.harness.sheet_png: ~1.5 MB, ~2 MB as base64 in JSON),
 call so that every blob the service stores is new.
 
 Gemini's own work is not on this machine's cores, so the stand-in's is kept small: each answer's
-few own bytes are made before the wait, and the rest is written from one shared buffer."""
+few own bytes are made before the wait, and the rest is written from one shared buffer. A call to
+the judge's model (verification on) is answered, after the same latency, with one verdict that
+passes every check, built once; its request is read, not parsed."""
 
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ import aiohttp
 from aiohttp import web
 
 from bench.harness import stamped
+from casting.adapters.judges.gemini import DEFAULT_MODEL as JUDGE_MODEL
+from casting.adapters.judges.gemini import Verdict
 
 SEND_BUFFER_BYTES = 4 * 1024 * 1024
 
@@ -50,12 +54,30 @@ class Answers:
         return self._head, base64.b64encode(tail) + self._end
 
 
+def passing_verdict() -> bytes:
+    """The judge's answer that passes every check of its response schema."""
+    verdict = Verdict(
+        same_person_score=1.0,
+        **{name: True for name, field in Verdict.model_fields.items() if field.annotation is bool},
+    )
+    candidate = {
+        "content": {"role": "model", "parts": [{"text": verdict.model_dump_json()}]},
+        "finishReason": "STOP",
+    }
+    usage = {"promptTokenCount": 1800, "candidatesTokenCount": 60, "totalTokenCount": 1860}
+    return json.dumps({"candidates": [candidate], "usageMetadata": usage}).encode()
+
+
 def serve(png: bytes, latency_seconds: float, ready: object, port_box: object) -> None:
     """The process's body: serve until killed."""
     answers = Answers(png)
+    verdict = passing_verdict()
 
     async def generate(request: web.Request) -> web.StreamResponse:
         await request.read()
+        if request.match_info["model"] == JUDGE_MODEL:
+            await asyncio.sleep(latency_seconds)
+            return web.Response(body=verdict, content_type="application/json")
         head, tail = answers.next()
         await asyncio.sleep(latency_seconds)
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
