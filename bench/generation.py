@@ -16,9 +16,9 @@ on SQLite, as the sections above, with verification off (the issue's targets) an
 deployed (each drawing sent back to the judge's model, which the stand-in also plays); then, on
 PostgreSQL, `casting serve` as operators run it, from one process and from several
 (CASTING_PROCESSES), side by side, with the burst's calls spread over as many connections as
-calls (the processes share the port by connection). Beside them, the
-floor: the same burst of answers fetched and read by a bare client with no service, which no
-service on this machine can beat.
+calls (the processes share the port by connection). Beside them, the floor: the same burst of
+answers fetched and read by a bare client with no service, which no service on this machine can
+beat.
 """
 
 from __future__ import annotations
