@@ -75,7 +75,7 @@ async def sent_images(report: Report, times: int) -> None:
     sheet = ImageBytes(sheet_png(), "image/png")
     story, image = styles.pick("romance", "webtoon")
     spec = GenerationSpec(GenerationKind.SHEET, Traits(Gender.FEMALE, AgeRange.TEEN), story, image)
-    fake = FakeGemini()  # answers at once: a small sheet, or a passing verdict
+    fake = FakeGemini()  # answers at once, small: a sheet or a passing verdict (the requests are measured)
     fake.start()
     try:
         async with gemini_client(api_key="bench-not-a-key", base_url=fake.base_url) as client:
