@@ -25,6 +25,7 @@ from aiohttp import web
 from bench.harness import stamped
 from casting.adapters.judges.gemini import DEFAULT_MODEL as JUDGE_MODEL
 from casting.adapters.judges.gemini import Verdict
+from tests.support import fake_gemini
 
 SEND_BUFFER_BYTES = 4 * 1024 * 1024
 
@@ -55,17 +56,10 @@ class Answers:
 
 
 def passing_verdict() -> bytes:
-    """The judge's answer that passes every check of its response schema."""
-    verdict = Verdict(
-        same_person_score=1.0,
-        **{name: True for name, field in Verdict.model_fields.items() if field.annotation is bool},
-    )
-    candidate = {
-        "content": {"role": "model", "parts": [{"text": verdict.model_dump_json()}]},
-        "finishReason": "STOP",
-    }
-    usage = {"promptTokenCount": 1800, "candidatesTokenCount": 60, "totalTokenCount": 1860}
-    return json.dumps({"candidates": [candidate], "usageMetadata": usage}).encode()
+    """The judge's answer that passes every check of its response schema, as the tests' stand-in
+    answers a judge's request for that schema."""
+    request = {"generationConfig": {"responseSchema": Verdict.model_json_schema()}}
+    return json.dumps(fake_gemini.verdict().answer(request).body).encode()
 
 
 def serve(png: bytes, latency_seconds: float, ready: object, port_box: object) -> None:
