@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness import PARENT, PROJECT, Served, sequential, service, sqlite_url
 from bench.report import Report
+from casting.adapters.sql.direct_reads import DirectReads
 from casting.adapters.sql.migrate import upgrade_to_head
 from casting.adapters.sql.models import (
     ActorRow,
@@ -124,11 +125,13 @@ async def seed(engine: AsyncEngine, first: int, last: int) -> None:
 
 
 class StatementCounter:
-    """Counts SQL statements the engine sends (a before_cursor_execute listener)."""
+    """Counts SQL statements the engine sends (a before_cursor_execute listener) and those sent
+    straight on the driver (direct reads' listeners)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, direct: DirectReads) -> None:
         self.count = 0
         self._engine = engine.sync_engine
+        self._direct = direct
 
     def _seen(self, *_: object) -> None:
         self.count += 1
@@ -136,17 +139,19 @@ class StatementCounter:
     @asynccontextmanager
     async def counting(self) -> AsyncIterator[None]:
         event.listen(self._engine, "before_cursor_execute", self._seen)
+        self._direct.listeners.append(self._seen)
         try:
             yield
         finally:
             event.remove(self._engine, "before_cursor_execute", self._seen)
+            self._direct.listeners.remove(self._seen)
 
 
 async def measure_level(
     report: Report, served: Served, backend: str, actors: int, calls: int, ids: list[str]
 ) -> dict[str, float]:
     """p50 (ms) of each probe at this size, and its statements per call."""
-    counter = StatementCounter(served.container.engine())
+    counter = StatementCounter(served.container.engine(), served.container.direct_reads())
     chooser = random.Random(actors)
     figures: dict[str, float] = {}
     probes: dict[str, Callable[[], Any]] = {

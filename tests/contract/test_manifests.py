@@ -163,6 +163,7 @@ def test_the_most_replicas_a_rollout_can_run_fit_the_databases_connections() -> 
     per_replica = (
         int(found.setting("CASTING_DATABASE_POOL_SIZE"))
         + int(found.setting("CASTING_DATABASE_MAX_OVERFLOW"))
+        + int(found.setting("CASTING_DATABASE_READ_POOL_SIZE"))
         + task_engine
         + slots
     )

@@ -106,10 +106,11 @@ async def test_reads_run_one_statement_for_1_or_50_actors(
             pb.ListStoryCastRequest(parent=f"projects/{project}/stories/story-1", page_size=50)
         )
 
-    engine = uncached.engine()  # the server's own engine: every statement it runs
+    # The server's own engine and direct reads: every statement it runs.
+    engine, direct = uncached.engine(), uncached.direct_reads()
 
     async def statements_for(call: Callable[[], Awaitable[object]]) -> int:
-        with counting(engine) as statements:
+        with counting(engine, direct) as statements:
             await call()
         return len(statements)
 

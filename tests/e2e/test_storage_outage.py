@@ -9,7 +9,7 @@ from sqlalchemy import text
 from casting.server.container import Container
 from casting.v1 import casting_pb2 as pb
 from tests.e2e.rich_errors import details_of
-from tests.e2e.test_flow import save
+from tests.e2e.test_flow import P, save
 
 
 @pytest.fixture
@@ -27,8 +27,10 @@ async def test_no_free_connection_is_unavailable_and_the_service_recovers(contai
     async with container.engine().connect() as held:
         await held.execute(text("SELECT 1"))  # the pool's only connection, checked out
         with pytest.raises(grpc.aio.AioRpcError) as starved:
-            await stub.GetActor(pb.GetActorRequest(name=actor.name))
+            await stub.ListActors(pb.ListActorsRequest(parent=P))
     found = details_of(starved.value)
     assert (found.code, found.reason) == (grpc.StatusCode.UNAVAILABLE, "STORAGE_UNAVAILABLE")
     assert found.retry_seconds and "SELECT" not in found.message and "pool" not in found.message.lower()
-    assert (await stub.GetActor(pb.GetActorRequest(name=actor.name))).name == actor.name
+    assert [listed.name for listed in (await stub.ListActors(pb.ListActorsRequest(parent=P))).actors] == [
+        actor.name
+    ]

@@ -4,12 +4,13 @@ it is read, never answered stale, until `render_behind` catches it up."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from casting.adapters.sql.actor_documents import SqlActorDocuments
+from casting.adapters.sql.direct_reads import DirectReads, direct_reads
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.domain.documents import ActorDocument, CastDocument
 from casting.domain.pagination import Cursor, PageRequest
@@ -30,8 +31,14 @@ def rendering(session_factory: async_sessionmaker[AsyncSession]) -> Library:
 
 
 @pytest.fixture
-def documents(engine: AsyncEngine) -> SqlActorDocuments:
-    return SqlActorDocuments(engine, render_actor)
+async def reads(engine: AsyncEngine) -> AsyncIterator[DirectReads]:
+    async with direct_reads(engine) as reads:
+        yield reads
+
+
+@pytest.fixture
+def documents(engine: AsyncEngine, reads: DirectReads) -> SqlActorDocuments:
+    return SqlActorDocuments(engine, reads, render_actor)
 
 
 def shown(document: ActorDocument | None) -> dict[str | None, bytes]:
@@ -48,14 +55,14 @@ async def as_read_now(library: Library, project: str, actor_id: str) -> ActorDoc
     return render_actor(aggregate)
 
 
-async def statements(engine: AsyncEngine, call: Callable[[], Awaitable[object]]) -> int:
-    with counting(engine) as sent:
+async def statements(engine: AsyncEngine, reads: DirectReads, call: Callable[[], Awaitable[object]]) -> int:
+    with counting(engine, reads) as sent:
         await call()
     return len(sent)
 
 
 async def test_reads_answer_the_rendered_aggregate_in_one_statement(
-    rendering: Library, documents: SqlActorDocuments, engine: AsyncEngine
+    rendering: Library, documents: SqlActorDocuments, engine: AsyncEngine, reads: DirectReads
 ) -> None:
     full, plain, elsewhere = await _rich_library(rendering)
     for actor in (full, plain, elsewhere):
@@ -78,13 +85,17 @@ async def test_reads_answer_the_rendered_aggregate_in_one_statement(
     )
 
     # The documents and nothing else: one statement, for one actor or a page of them.
-    assert await statements(engine, lambda: documents.get(PROJECT, full.id)) == 1
-    assert await statements(engine, lambda: documents.list(PROJECT, ActorFilter(), PAGE)) == 1
-    assert await statements(engine, lambda: documents.list_cast(PROJECT, "story-1", PAGE)) == 1
+    assert await statements(engine, reads, lambda: documents.get(PROJECT, full.id)) == 1
+    assert await statements(engine, reads, lambda: documents.list(PROJECT, ActorFilter(), PAGE)) == 1
+    assert await statements(engine, reads, lambda: documents.list_cast(PROJECT, "story-1", PAGE)) == 1
 
 
 async def test_an_actor_saved_without_rendering_is_read_as_it_is_now(
-    rendering: Library, library: Library, documents: SqlActorDocuments, engine: AsyncEngine
+    rendering: Library,
+    library: Library,
+    documents: SqlActorDocuments,
+    engine: AsyncEngine,
+    reads: DirectReads,
 ) -> None:
     full, plain, _ = await _rich_library(rendering)
     # An older release renames the actor and casts another look: its rows change, not its documents.
@@ -104,7 +115,7 @@ async def test_an_actor_saved_without_rendering_is_read_as_it_is_now(
     assert cast[full.id].display_name == "Renamed by an older release"
     assert cast[full.id].look == now.looks[0].document
     # Rendering it then costs the aggregate's statements on top of the documents'.
-    assert await statements(engine, lambda: documents.get(PROJECT, full.id)) > 1
+    assert await statements(engine, reads, lambda: documents.get(PROJECT, full.id)) > 1
 
     # Catching up renders exactly the actors behind (the one changed, and one never rendered),
     # after which reads are back to one statement, with the same answer.
@@ -114,7 +125,7 @@ async def test_an_actor_saved_without_rendering_is_read_as_it_is_now(
     assert await documents.render_behind() == 0
     assert shown(await documents.get(PROJECT, full.id)) == shown(now)
     assert shown(await documents.get(PROJECT, never.id)) == shown(render_actor(never))
-    assert await statements(engine, lambda: documents.get(PROJECT, full.id)) == 1
+    assert await statements(engine, reads, lambda: documents.get(PROJECT, full.id)) == 1
     assert plain.id in {d.id for d in await documents.list(PROJECT, ActorFilter(), PAGE)}
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from casting.adapters.sql.direct_reads import DirectReads
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.domain.pagination import PageRequest
 from casting.domain.ports import ActorFilter
@@ -23,17 +24,22 @@ AGGREGATE_STATEMENTS = 5
 
 
 @contextmanager
-def counting(engine: AsyncEngine) -> Iterator[list[str]]:
+def counting(engine: AsyncEngine, direct: DirectReads | None = None) -> Iterator[list[str]]:
+    """The statements sent in the block: through `engine`, and straight on the driver by `direct`."""
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
     event.listen(engine.sync_engine, "before_cursor_execute", record)
+    if direct is not None:
+        direct.listeners.append(statements.append)
     try:
         yield statements
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
+        if direct is not None:
+            direct.listeners.remove(statements.append)
 
 
 async def statements_for(

@@ -30,6 +30,7 @@ from casting.adapters.judges.offline import OfflineJudge
 from casting.adapters.prompts.library import PromptLibrary
 from casting.adapters.recent_actors import RecentActors
 from casting.adapters.sql.actor_documents import SqlActorDocuments
+from casting.adapters.sql.direct_reads import DirectReads, direct_reads
 from casting.adapters.sql.engine import (
     create_engine,
     create_session_factory,
@@ -99,6 +100,20 @@ async def _engine(settings: Settings, tracing: TracerProvider) -> AsyncIterator[
         yield engine
     finally:
         await engine.dispose()
+
+
+async def _direct_reads(
+    settings: Settings, engine: AsyncEngine, tracing: TracerProvider
+) -> AsyncIterator[DirectReads]:
+    async with direct_reads(
+        engine,
+        pool_size=settings.database_read_pool_size,
+        pool_timeout=settings.database_pool_timeout_seconds,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+        tracing=tracing,
+    ) as reads:
+        yield reads
 
 
 async def _group_commit(
@@ -268,7 +283,11 @@ class Container(containers.DeclarativeContainer):
         reads=read_engine,
         group=group_commit,
     )
-    actor_documents = providers.Singleton(SqlActorDocuments, engine=engine, render=renderer)
+    # GetActor and ListStoryCast past SQLAlchemy's Connection, straight on the driver.
+    direct_reads = providers.Resource(_direct_reads, settings=settings, engine=engine, tracing=tracing)
+    actor_documents = providers.Singleton(
+        SqlActorDocuments, engine=engine, direct=direct_reads, render=renderer
+    )
 
     blobs = providers.Singleton(blob_store_from_url, settings.provided.blob_url)
     # Untrusted images are decoded here: threads of their own, a memory budget they share.

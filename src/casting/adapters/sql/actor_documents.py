@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from casting.adapters.sql import actor_reads
 from casting.adapters.sql.conflicts import outages_as_domain_errors
+from casting.adapters.sql.direct_reads import DirectReads
 from casting.adapters.sql.disconnects import read_on
 from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import ActorRow, CastRow, VariantRow
@@ -104,23 +105,25 @@ async def write_documents(connection: AsyncConnection, rendered: Iterable[tuple[
 
 
 class SqlActorDocuments:
-    def __init__(self, engine: AsyncEngine, render: ActorRenderer) -> None:
+    """GetActor and ListStoryCast read their statements, built once, straight on the driver
+    (`direct`); ListActors, whose statement its filter builds, and rendering an actor whose
+    documents are behind, read through the engine."""
+
+    def __init__(self, engine: AsyncEngine, direct: DirectReads, render: ActorRenderer) -> None:
         self._engine = engine
         self._reads = for_reads(engine)
+        self._direct = direct
         self._render = render
 
     async def get(self, project: str, actor_id: str) -> ActorDocument | None:
-        async def read(connection: AsyncConnection) -> ActorDocument | None:
-            rows = (await connection.execute(_ONE_ACTOR, {"actor_id": actor_id, "project": project})).all()
-            if not rows:
-                return None
-            head = rows[0]
-            looks = [row for row in rows if row.look_id is not None]
-            if _rendered(head, looks):
-                return _document(project, head, looks)
-            return (await self._rendered_now(connection, [actor_id])).get(actor_id)
-
-        return await self._read(read)
+        rows = await self._direct.fetch(_ONE_ACTOR, {"actor_id": actor_id, "project": project})
+        if not rows:
+            return None
+        head = rows[0]
+        looks = [row for row in rows if row.look_id is not None]
+        if _rendered(head, looks):
+            return _document(project, head, looks)
+        return (await self._read(lambda connection: self._rendered_now(connection, [actor_id]))).get(actor_id)
 
     async def list(self, project: str, where: ActorFilter, page: PageRequest) -> list[ActorDocument]:
         query = actor_reads.page_of(actor_reads.actors_query(project, where), page)
@@ -137,12 +140,11 @@ class SqlActorDocuments:
         if page.after is not None:
             parameters.update(after_time=page.after.create_time, after_id=page.after.id)
 
-        async def read(connection: AsyncConnection) -> tuple[Sequence[Row[Any]], dict[str, ActorDocument]]:
-            members = (await connection.execute(_CAST_PAGES[page.after is not None], parameters)).all()
-            behind = [member.id for member in members if not _rendered(member, [member])]
-            return members, await self._rendered_now(connection, behind)
-
-        members, rendered = await self._read(read)
+        members = await self._direct.fetch(_CAST_PAGES[page.after is not None], parameters)
+        behind = [member.id for member in members if not _rendered(member, [member])]
+        rendered = (
+            await self._read(lambda connection: self._rendered_now(connection, behind)) if behind else {}
+        )
         return [
             CastDocument(
                 project=project,
@@ -185,12 +187,12 @@ class SqlActorDocuments:
             return await read_on(self._reads, read)
 
 
-def _rendered(head: Row[Any], looks: Iterable[Row[Any]]) -> bool:
+def _rendered(head: Any, looks: Iterable[Any]) -> bool:
     """Whether the actor's documents are as new as its rows."""
     return bool(head.fresh) and all(look[-1] is not None for look in looks)
 
 
-def _document(project: str, head: Row[Any], looks: Iterable[Row[Any]]) -> ActorDocument:
+def _document(project: str, head: Any, looks: Iterable[Any]) -> ActorDocument:
     return ActorDocument(
         project=project,
         id=head.id,

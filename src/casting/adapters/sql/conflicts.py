@@ -15,7 +15,7 @@ from casting.domain.errors import Conflict, StorageUnavailable
 # PostgreSQL's serialization failure and deadlock: the transaction lost a race and may retry.
 _RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 # PostgreSQL's statement timeout or cancel, too many connections, and shutting down.
-_UNAVAILABLE_SQLSTATES = frozenset({"57014", "53300", "57P01", "57P03"})
+UNAVAILABLE_SQLSTATES = frozenset({"57014", "53300", "57P01", "57P03"})
 
 
 def is_conflict(error: Exception) -> bool:
@@ -33,7 +33,7 @@ def unavailable(error: BaseException) -> StorageUnavailable | None:
     """The domain error for a database that is out of reach for now, or None for other failures."""
     if isinstance(error, PoolTimeout) or (
         isinstance(error, DBAPIError)
-        and (error.connection_invalidated or getattr(error.orig, "sqlstate", None) in _UNAVAILABLE_SQLSTATES)
+        and (error.connection_invalidated or getattr(error.orig, "sqlstate", None) in UNAVAILABLE_SQLSTATES)
     ):
         return database_unavailable()
     return None
