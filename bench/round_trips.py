@@ -1,7 +1,7 @@
 """Round trips to PostgreSQL per call, counted, not timed: the service's connections go through a
 proxy (`tests/support/pg_proxy.py`) that counts the server's ReadyForQuery messages by the
-connection's application_name, the service's pool ("casting") apart from the model-call slots'
-("casting-slots"). Calls run one at a time after a warm-up, so every pool is warm: connections
+connection's application_name, the service's pool ("casting") apart from its direct reads'
+("casting-reads") and the model-call slots' ("casting-slots"). Calls run one at a time after a warm-up, so every pool is warm: connections
 opened and statements prepared before the count. A trip costs ~0.5 ms on the bench machine, so
 each one counts toward GenerateSheet's 10 ms overhead and GetActor's QPS. Then GenerateSheet
 `calls` at once, under the default cap on model calls: the slots' trips a call in a burst.
@@ -25,7 +25,7 @@ from casting.v1 import casting_pb2 as pb
 from tests.support.pg_proxy import PostgresProxy
 
 SECTION = "trips"
-POOLS = ("casting", "casting-slots")
+POOLS = ("casting", "casting-reads", "casting-slots")
 NOTES = {
     "GenerateSheet with a request_id": "0fe7bf6: 21; 80ee9d7: 10",
     "GenerateSheet without one": "0fe7bf6: 14; 80ee9d7: 8",

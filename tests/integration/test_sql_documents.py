@@ -158,3 +158,23 @@ async def test_pages_of_documents_follow_the_cursor_as_the_aggregate_pages_do(
             after = Cursor(rows[1].create_time, rows[1].id)
         assert [actor_id for page in pages for actor_id in page] == [actor.id for actor in expected]
         assert all(len(page) == 2 for page in pages[:-1])
+
+
+async def test_every_filter_lists_the_actors_the_aggregate_listing_does(
+    rendering: Library, documents: SqlActorDocuments
+) -> None:
+    names = ["100% real", "100 percent", "a_b", "axb", "A_B", "a%b", "a/b", "ab"]
+    await rendering.store(*(rendering.actor(name, approved=n % 2 == 0) for n, name in enumerate(names)))
+    filters = [
+        ActorFilter(),
+        *(ActorFilter(display_name_prefix=prefix) for prefix in ("100%", "a_", "a%", "a/", "a", "")),
+        ActorFilter(display_name="a_b"),
+        ActorFilter(display_name_prefix="a", approved=True),
+        ActorFilter(approved=False, verified=True),
+        ActorFilter(verified=False),
+    ]
+    for where in filters:
+        async with rendering.uow() as uow:
+            expected = [actor.id for actor in await uow.actors.list(PROJECT, where, PAGE)]
+        assert [document.id for document in await documents.list(PROJECT, where, PAGE)] == expected, where
+    assert len(await documents.list(PROJECT, ActorFilter(display_name_prefix="a"), PAGE)) == 5

@@ -6,10 +6,11 @@ as an aggregate and rendered then (actor_reads.py), never answered stale."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from typing import Any, TypeVar
+import functools
+from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import Integer, Row, Select, and_, bindparam, or_, select, update
+from sqlalchemy import Integer, Select, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from casting.adapters.sql import actor_reads
@@ -19,10 +20,9 @@ from casting.adapters.sql.disconnects import read_on
 from casting.adapters.sql.engine import for_reads
 from casting.adapters.sql.models import ActorRow, CastRow, VariantRow
 from casting.domain.documents import ActorDocument, CastDocument, LookDocument
+from casting.domain.model import Actor
 from casting.domain.pagination import PageRequest
 from casting.domain.ports import ActorFilter, ActorRenderer
-
-Result = TypeVar("Result")
 
 _ACTORS = ActorRow.__table__
 _LOOKS = VariantRow.__table__
@@ -59,6 +59,13 @@ def _cast_page(after: bool) -> Select[Any]:
 
 
 _CAST_PAGES = {after: _cast_page(after) for after in (False, True)}
+
+
+@functools.cache
+def _actors_page(shape: actor_reads.PageShape) -> Select[Any]:
+    """A page of actors' documents, built once for each shape of ListActors' filter."""
+    return actor_reads.actors_page(shape).with_only_columns(*_HEAD)
+
 
 # Each only while the actor is still at the version the documents were rendered from: a save
 # that won meanwhile keeps its own.
@@ -105,9 +112,8 @@ async def write_documents(connection: AsyncConnection, rendered: Iterable[tuple[
 
 
 class SqlActorDocuments:
-    """GetActor and ListStoryCast read their statements, built once, straight on the driver
-    (`direct`); ListActors, whose statement its filter builds, and rendering an actor whose
-    documents are behind, read through the engine."""
+    """Documents are read straight on the driver (`direct`), each statement built once; an
+    actor whose documents are behind is read as an aggregate through the engine."""
 
     def __init__(self, engine: AsyncEngine, direct: DirectReads, render: ActorRenderer) -> None:
         self._engine = engine
@@ -123,28 +129,22 @@ class SqlActorDocuments:
         looks = [row for row in rows if row.look_id is not None]
         if _rendered(head, looks):
             return _document(project, head, looks)
-        return (await self._read(lambda connection: self._rendered_now(connection, [actor_id]))).get(actor_id)
+        return (await self._rendered_now([actor_id])).get(actor_id)
 
     async def list(self, project: str, where: ActorFilter, page: PageRequest) -> list[ActorDocument]:
-        query = actor_reads.page_of(actor_reads.actors_query(project, where), page)
-
-        async def read(connection: AsyncConnection) -> tuple[Sequence[Row[Any]], dict[str, ActorDocument]]:
-            heads = (await connection.execute(query.with_only_columns(*_HEAD))).all()
-            return heads, await self._rendered_now(connection, [head.id for head in heads if not head.fresh])
-
-        heads, rendered = await self._read(read)
+        heads = await self._direct.fetch(
+            _actors_page(actor_reads.page_shape(where, page)),
+            actor_reads.page_parameters(project, where, page),
+        )
+        behind = [head.id for head in heads if not head.fresh]
+        rendered = await self._rendered_now(behind)
         return [rendered.get(head.id) or _document(project, head, ()) for head in heads]
 
     async def list_cast(self, project: str, story: str, page: PageRequest) -> list[CastDocument]:
-        parameters: dict[str, Any] = {"project": project, "story": story, "limit": page.size + 1}
-        if page.after is not None:
-            parameters.update(after_time=page.after.create_time, after_id=page.after.id)
-
+        parameters = {"project": project, "story": story, **actor_reads.cursor_parameters(page)}
         members = await self._direct.fetch(_CAST_PAGES[page.after is not None], parameters)
         behind = [member.id for member in members if not _rendered(member, [member])]
-        rendered = (
-            await self._read(lambda connection: self._rendered_now(connection, behind)) if behind else {}
-        )
+        rendered = await self._rendered_now(behind)
         return [
             CastDocument(
                 project=project,
@@ -173,18 +173,18 @@ class SqlActorDocuments:
             rendered += len(actors)
             after = behind[-1].id
 
-    async def _rendered_now(
-        self, connection: AsyncConnection, actor_ids: list[str]
-    ) -> dict[str, ActorDocument]:
-        """The actors of these ids, read as aggregates and rendered (their documents are behind)."""
+    async def _rendered_now(self, actor_ids: list[str]) -> dict[str, ActorDocument]:
+        """The actors of these ids, read as aggregates through the engine and rendered (their
+        documents are behind); the read runs again if the database had dropped its connection."""
         if not actor_ids:
             return {}
-        return {actor.id: self._render(actor) for actor in await actor_reads.read_many(connection, actor_ids)}
 
-    async def _read(self, read: Callable[[AsyncConnection], Awaitable[Result]]) -> Result:
-        """`read` on a connection of the read side, run again if the database had dropped it."""
+        async def read(connection: AsyncConnection) -> list[Actor]:
+            return await actor_reads.read_many(connection, actor_ids)
+
         async with outages_as_domain_errors():
-            return await read_on(self._reads, read)
+            actors = await read_on(self._reads, read)
+        return {actor.id: self._render(actor) for actor in actors}
 
 
 def _rendered(head: Any, looks: Iterable[Any]) -> bool:

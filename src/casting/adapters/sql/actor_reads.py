@@ -5,9 +5,10 @@ their images, mapped to domain objects without building ORM rows first (a page o
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from sqlalchemy import BindParameter, Exists, Select, and_, bindparam, or_, select
+from sqlalchemy import BindParameter, Exists, Integer, Select, and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from casting.adapters.sql.mappers import IMAGE_COLUMNS, actor_from_columns, variant_from_columns
@@ -24,6 +25,7 @@ from casting.domain.pagination import PageRequest
 from casting.domain.ports import ActorFilter
 from casting.domain.values import Image
 
+_ESCAPE = "/"
 _ACTORS = ActorRow.__table__
 _CASTS = CastRow.__table__
 _LOOKS = VariantRow.__table__
@@ -87,23 +89,68 @@ async def get(connection: AsyncConnection, project: str, actor_id: str) -> Actor
 async def list_actors(
     connection: AsyncConnection, project: str, where: ActorFilter, page: PageRequest
 ) -> list[Actor]:
-    return await _read(connection, _with_casts(page_of(actors_query(project, where), page)))
+    query = _with_casts(actors_page(page_shape(where, page)))
+    return await _read(connection, query, page_parameters(project, where, page))
 
 
-def actors_query(project: str, where: ActorFilter) -> Select[Any]:
-    """The project's actors that `where` lets through, as rows of characters."""
-    query = select(*_ACTOR_COLUMNS).where(_ACTORS.c.project == project)
-    if where.display_name is not None:
-        query = query.where(_ACTORS.c.display_name == where.display_name)
-    if where.display_name_prefix is not None:
-        # autoescape: a name with % or _ is a literal prefix, not a pattern.
-        query = query.where(_ACTORS.c.display_name.startswith(where.display_name_prefix, autoescape=True))
-    if where.approved is not None:
-        query = query.where(_ACTORS.c.approved == where.approved)
-    if where.verified is not None:
+# Which parts a ListActors statement has: by display name, by prefix, by approval, by verdict
+# (None, True or False: each a different condition), after a cursor.
+PageShape = tuple[bool, bool, bool, bool | None, bool]
+
+
+def page_shape(where: ActorFilter, page: PageRequest) -> PageShape:
+    return (
+        where.display_name is not None,
+        where.display_name_prefix is not None,
+        where.approved is not None,
+        where.verified,
+        page.after is not None,
+    )
+
+
+@functools.cache
+def actors_page(shape: PageShape) -> Select[Any]:
+    """A page of the project's actors that a filter of this shape lets through, as rows of
+    characters, newest first: every value a parameter (page_parameters), so that each shape is
+    built once (building a statement costs more than the rest of a read's Python work)."""
+    by_name, by_prefix, by_approval, verified, after = shape
+    query = select(*_ACTOR_COLUMNS).where(_ACTORS.c.project == bindparam("project"))
+    if by_name:
+        query = query.where(_ACTORS.c.display_name == bindparam("display_name"))
+    if by_prefix:
+        query = query.where(_ACTORS.c.display_name.startswith(bindparam("prefix"), escape=_ESCAPE))
+    if by_approval:
+        query = query.where(_ACTORS.c.approved == bindparam("approved"))
+    if verified is not None:
         failed = _a_failed_look()
-        query = query.where(~failed if where.verified else failed)
-    return query
+        query = query.where(~failed if verified else failed)
+    cursor = (
+        (bindparam("after_time", type_=_ACTORS.c.create_time.type), bindparam("after_id")) if after else None
+    )
+    return paged(query, cursor, bindparam("limit", type_=Integer))
+
+
+def page_parameters(project: str, where: ActorFilter, page: PageRequest) -> dict[str, Any]:
+    """The values of an actors_page statement for this project, filter and page."""
+    values: dict[str, Any] = {"project": project, **cursor_parameters(page)}
+    if where.display_name is not None:
+        values["display_name"] = where.display_name
+    if where.display_name_prefix is not None:
+        # Escaped: a name with % or _ is a literal prefix, not a pattern.
+        prefix = where.display_name_prefix.replace(_ESCAPE, _ESCAPE * 2)
+        values["prefix"] = prefix.replace("%", f"{_ESCAPE}%").replace("_", f"{_ESCAPE}_")
+    if where.approved is not None:
+        values["approved"] = where.approved
+    return values
+
+
+def cursor_parameters(page: PageRequest) -> dict[str, Any]:
+    """The limit (one row more than the page, to tell if more follow) and cursor of a statement
+    `paged` with bound parameters."""
+    values: dict[str, Any] = {"limit": page.size + 1}
+    if page.after is not None:
+        values.update(after_time=page.after.create_time, after_id=page.after.id)
+    return values
 
 
 def _a_failed_look() -> Exists:

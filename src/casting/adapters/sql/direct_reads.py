@@ -31,7 +31,7 @@ from casting.adapters.sql.conflicts import (
     outages_as_domain_errors,
 )
 from casting.adapters.sql.disconnects import read_on
-from casting.adapters.sql.engine import for_reads, is_in_memory_sqlite
+from casting.adapters.sql.engine import SQLITE_RULES, for_reads, is_in_memory_sqlite
 
 StatementListener = Callable[[str], None]
 _REQUIRED = object()  # a parameter each call gives
@@ -221,6 +221,8 @@ async def direct_reads(
     else:
         connection = await aiosqlite.connect(url.database or "")
         try:
+            for pragma in SQLITE_RULES:
+                await connection.execute(pragma)
             # It reads only; a statement that would write fails rather than takes the write lock.
             await connection.execute("PRAGMA query_only=ON")
             yield SqliteReads(connection, dialect, tracer)

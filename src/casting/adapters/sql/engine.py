@@ -18,6 +18,18 @@ from casting.adapters.sql.write_turns import TurnTakingSession, WriteTurns, taki
 
 DEFAULT_URL = "sqlite+aiosqlite:///./var/casting.db"
 
+# Every SQLite connection's, set as it opens.
+SQLITE_RULES = (
+    # SQLite leaves foreign keys off per connection unless asked.
+    "PRAGMA foreign_keys=ON",
+    # LIKE is case-insensitive on SQLite and case-sensitive on PostgreSQL; a display-name
+    # prefix must match the same rows on both.
+    "PRAGMA case_sensitive_like=ON",
+    # Readers neither wait for a writer nor hold one up, and a commit costs one fsync, not
+    # several. (The database is then the file plus its -wal and -shm: back it up with .backup.)
+    "PRAGMA journal_mode=WAL",
+)
+
 
 def create_engine(
     url: str,
@@ -121,12 +133,6 @@ def _begin_immediate(connection: Connection) -> None:
 
 def _sqlite_rules(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
-    # SQLite leaves foreign keys off per connection unless asked.
-    cursor.execute("PRAGMA foreign_keys=ON")
-    # LIKE is case-insensitive on SQLite and case-sensitive on PostgreSQL; a display-name
-    # prefix must match the same rows on both.
-    cursor.execute("PRAGMA case_sensitive_like=ON")
-    # Readers neither wait for a writer nor hold one up, and a commit costs one fsync, not
-    # several. (The database is then the file plus its -wal and -shm: back it up with .backup.)
-    cursor.execute("PRAGMA journal_mode=WAL")
+    for pragma in SQLITE_RULES:
+        cursor.execute(pragma)
     cursor.close()
