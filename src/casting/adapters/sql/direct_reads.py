@@ -207,6 +207,9 @@ async def direct_reads(
             max_size=pool_size,
             timeout=connect_timeout,
             init=_json_as_the_engine_reads_it,
+            # These SELECTs in autocommit leave nothing in the session to undo: no reset query
+            # (asyncpg's default, a round trip on every release).
+            reset=_nothing_to_reset,
             server_settings={
                 "statement_timeout": str(round(statement_timeout * 1000)),
                 "application_name": application_name,
@@ -228,6 +231,10 @@ async def direct_reads(
             yield SqliteReads(connection, dialect, tracer)
         finally:
             await connection.close()
+
+
+async def _nothing_to_reset(_connection: asyncpg.Connection) -> None:
+    return None
 
 
 async def _json_as_the_engine_reads_it(connection: asyncpg.Connection) -> None:
