@@ -283,7 +283,7 @@ class Container(containers.DeclarativeContainer):
         reads=read_engine,
         group=group_commit,
     )
-    # GetActor and ListStoryCast past SQLAlchemy's Connection, straight on the driver.
+    # GetActor, ListActors and ListStoryCast past SQLAlchemy's Connection, straight on the driver.
     direct_reads = providers.Resource(_direct_reads, settings=settings, engine=engine, tracing=tracing)
     actor_documents = providers.Singleton(
         SqlActorDocuments, engine=engine, direct=direct_reads, render=renderer
