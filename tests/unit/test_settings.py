@@ -41,3 +41,9 @@ def test_problems_name_the_variables_an_operator_sets() -> None:
         "CASTING_PORT: Input should be a valid integer, unable to parse string as an integer",
         "CASTING_MODEL_PRICES.mine.output: Field required",
     ]
+
+
+def test_a_read_pool_of_no_connections_is_refused() -> None:
+    assert refusal(database_read_pool_size=0) == [
+        "CASTING_DATABASE_READ_POOL_SIZE: Input should be greater than or equal to 1"
+    ]

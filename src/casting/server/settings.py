@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     database_max_overflow: int = 0
     # PostgreSQL: GetActor, ListActors and ListStoryCast read on a pool of their own (asyncpg's,
     # past SQLAlchemy's Connection: adapters/sql/direct_reads.py), up to this many connections more.
-    database_read_pool_size: int = 10
+    database_read_pool_size: int = Field(default=10, ge=1)
     database_connect_timeout_seconds: float = 10.0
     database_statement_timeout_seconds: float = 30.0
     blob_url: str = "file://./var/blobs"
