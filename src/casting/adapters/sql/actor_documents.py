@@ -10,7 +10,7 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, or_, select, update
+from sqlalchemy import Select, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from casting.adapters.sql import actor_reads
@@ -47,12 +47,9 @@ _ONE_ACTOR = (
 def _cast_page(after: bool) -> Select[Any]:
     """A page of a story's cast, each actor with its look there: built once (building it cost
     a fifth of the call), the first page and the pages after a cursor."""
-    cursor = (
-        (bindparam("after_time", type_=_ACTORS.c.create_time.type), bindparam("after_id")) if after else None
-    )
     cast = actor_reads.cast_query(bindparam("project"), bindparam("story"))
     return (
-        actor_reads.paged(cast, cursor, bindparam("limit", type_=Integer))
+        actor_reads.bound_page(cast, after)
         .join(_LOOKS, _LOOKS.c.id == _CASTS.c.variant_id)
         .with_only_columns(*_HEAD, _ACTORS.c.display_name, *_LOOK)
     )

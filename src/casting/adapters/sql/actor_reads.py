@@ -124,10 +124,7 @@ def actors_page(shape: PageShape) -> Select[Any]:
     if verified is not None:
         failed = _a_failed_look()
         query = query.where(~failed if verified else failed)
-    cursor = (
-        (bindparam("after_time", type_=_ACTORS.c.create_time.type), bindparam("after_id")) if after else None
-    )
-    return paged(query, cursor, bindparam("limit", type_=Integer))
+    return bound_page(query, after)
 
 
 def page_parameters(project: str, where: ActorFilter, page: PageRequest) -> dict[str, Any]:
@@ -144,9 +141,18 @@ def page_parameters(project: str, where: ActorFilter, page: PageRequest) -> dict
     return values
 
 
+def bound_page(query: Select[Any], after: bool) -> Select[Any]:
+    """`query` paged (see paged), after a cursor or not, for a statement built once: the cursor
+    and the limit bound parameters, whose values cursor_parameters gives."""
+    cursor = (
+        (bindparam("after_time", type_=_ACTORS.c.create_time.type), bindparam("after_id")) if after else None
+    )
+    return paged(query, cursor, bindparam("limit", type_=Integer))
+
+
 def cursor_parameters(page: PageRequest) -> dict[str, Any]:
-    """The limit (one row more than the page, to tell if more follow) and cursor of a statement
-    `paged` with bound parameters."""
+    """The limit (one row more than the page, to tell if more follow) and cursor of a
+    bound_page statement."""
     values: dict[str, Any] = {"limit": page.size + 1}
     if page.after is not None:
         values.update(after_time=page.after.create_time, after_id=page.after.id)
