@@ -144,3 +144,20 @@ async def test_a_read_over_the_statement_timeout_is_cancelled_and_storage_unavai
             # The outer bound only keeps a failing test short.
             await asyncio.wait_for(reads.fetch(select(func.pg_sleep(60)), {}), 20)
     assert getattr(cancelled.value.__cause__, "sqlstate", None) == "57014"  # query_canceled
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_a_url_without_prepared_statements_reads_without_them(database_url: str) -> None:
+    """As behind PgBouncer in transaction mode: the URL's `prepared_statement_cache_size=0`,
+    which the engine's dialect reads, holds for the direct reads too."""
+    engine = create_engine(f"{database_url}?prepared_statement_cache_size=0")
+    try:
+        async with direct_reads(engine) as reads:
+            for _ in range(2):
+                assert await reads.fetch(select(func.count()).select_from(_ACTORS), {}) == [(0,)]
+            [prepared] = await reads.fetch(
+                select(func.count()).select_from(text("pg_prepared_statements")), {}
+            )
+        assert prepared == (0,)
+    finally:
+        await engine.dispose()

@@ -201,6 +201,10 @@ async def direct_reads(
         tracer = tracing.get_tracer(__name__)
     if dialect.name == "postgresql":
         _, connect_arguments = dialect.create_connect_args(url)
+        # The URL's name (SQLAlchemy's) for asyncpg's statement cache: 0 behind PgBouncer.
+        if "prepared_statement_cache_size" in connect_arguments:
+            cache_size = connect_arguments.pop("prepared_statement_cache_size")
+            connect_arguments["statement_cache_size"] = int(cache_size)
         pool = await asyncpg.create_pool(
             **connect_arguments,
             min_size=0,
