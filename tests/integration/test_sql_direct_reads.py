@@ -25,9 +25,9 @@ from tests.support.waiting import until
 _ACTORS = ActorRow.__table__
 _LOOKS = VariantRow.__table__
 
-# Every kind of value a read answers: text, an aware timestamp, a boolean expression, JSON, an
-# outer join's NULLs; a parameter whose type converts it (the timestamp), one the statement holds
-# (the limit), and one given twice.
+# Every kind of value a read answers: text, an aware timestamp, a boolean expression, JSON, a
+# NULL; a parameter whose type converts it (the timestamp), one the statement holds (the limit),
+# and one used twice.
 _ACTORS_AFTER: Select[Any] = (
     select(
         _ACTORS.c.id,
