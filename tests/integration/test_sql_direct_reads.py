@@ -10,6 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from sqlalchemy import Integer, Select, bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -161,3 +164,16 @@ async def test_a_url_without_prepared_statements_reads_without_them(database_url
         assert prepared == (0,)
     finally:
         await engine.dispose()
+
+
+async def test_each_statement_is_a_span_when_tracing_is_on(engine: AsyncEngine) -> None:
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    values = {"project": PROJECT, "after": START, "version": 1}
+    async with direct_reads(engine, tracing=provider) as reads:
+        await reads.fetch(_ACTORS_AFTER, values)
+    [span] = spans.get_finished_spans()
+    assert span.attributes is not None
+    assert span.attributes["db.system"] == engine.dialect.name
+    assert str(span.attributes["db.statement"]).startswith("SELECT characters.id")

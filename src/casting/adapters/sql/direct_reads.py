@@ -15,7 +15,7 @@ import json
 from abc import ABC, abstractmethod
 from collections import namedtuple
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import Any, Protocol
 
 import aiosqlite
@@ -102,11 +102,14 @@ class _DriverReads(ABC):
             read = self._compiled[query] = CompiledRead(query, self._dialect)
         for listener in self.listeners:
             listener(read.sql)
+        with self._span(read.sql):
+            return read.rows(await self._fetch(read.sql, read.arguments(values)))
+
+    def _span(self, sql: str) -> AbstractContextManager[object]:
         if self._tracer is None:
-            return read.rows(await self._fetch(read.sql, read.arguments(values)))
-        attributes = {"db.system": self._dialect.name, "db.statement": read.sql}
-        with self._tracer.start_as_current_span("SELECT", kind=trace.SpanKind.CLIENT, attributes=attributes):
-            return read.rows(await self._fetch(read.sql, read.arguments(values)))
+            return nullcontext()
+        attributes = {"db.system": self._dialect.name, "db.statement": sql}
+        return self._tracer.start_as_current_span("SELECT", kind=trace.SpanKind.CLIENT, attributes=attributes)
 
     @abstractmethod
     async def _fetch(self, sql: str, arguments: list[Any]) -> Sequence[Sequence[Any]]: ...
