@@ -66,8 +66,6 @@ class CompiledRead:
         return arguments
 
     def rows(self, fetched: Sequence[Sequence[Any]]) -> list[Any]:
-        if not self._results:
-            return [self._row(*row) for row in fetched]
         rows = []
         for row in fetched:
             values = list(row)
