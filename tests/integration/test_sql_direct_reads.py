@@ -23,6 +23,7 @@ from casting.adapters.sql.timestamps import UtcDateTime
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.domain.errors import StorageUnavailable
 from tests.integration.conftest import PROJECT, START, Library
+from tests.integration.test_sql_queries import counting
 from tests.support.waiting import until
 
 _ACTORS = ActorRow.__table__
@@ -89,9 +90,11 @@ async def test_an_in_memory_database_is_read_through_its_engine() -> None:
         await library.store(actor)
         values = {"project": PROJECT, "after": START, "version": 1}
         async with direct_reads(engine) as reads:
-            rows = await reads.fetch(_ACTORS_AFTER, values)
+            with counting(engine, reads) as sent:
+                rows = await reads.fetch(_ACTORS_AFTER, values)
         assert [row.id for row in rows] == [actor.id]
         assert [tuple(row) for row in rows] == await through_engine(engine, values)
+        assert len(sent) == 1  # the engine's statement, heard once
     finally:
         await engine.dispose()
 

@@ -77,8 +77,8 @@ class CompiledRead:
 
 class DirectReads(Protocol):
     """Runs SELECTs built once (module-level statements: each is compiled and kept on first use)
-    and answers their rows, each column by name. Every `listeners` callable hears each
-    statement's SQL as it is sent."""
+    and answers their rows, each column by name. Every `listeners` callable hears the SQL of
+    each statement sent past the engine, as it is sent (the engine's own events tell the rest)."""
 
     listeners: list[StatementListener]
 
@@ -165,8 +165,9 @@ class SqliteReads(_DriverReads):
 
 
 class EngineReads:
-    """Through the engine (whose own statements are traced): for an in-memory SQLite database,
-    which only the engine's one connection holds."""
+    """Through the engine, for an in-memory SQLite database, which only the engine's one
+    connection holds: its statements are the engine's (traced and heard as every other), none
+    sent past it for the listeners."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = for_reads(engine)
@@ -174,8 +175,6 @@ class EngineReads:
 
     async def fetch(self, query: Select[Any], values: Mapping[str, Any]) -> list[Any]:
         async def read(connection: AsyncConnection) -> list[Any]:
-            for listener in self.listeners:
-                listener(str(query.compile(dialect=connection.dialect)))
             return list(await connection.execute(query, values))
 
         async with outages_as_domain_errors():
