@@ -142,12 +142,20 @@ def page_parameters(project: str, where: ActorFilter, page: PageRequest) -> dict
 
 
 def bound_page(query: Select[Any], after: bool) -> Select[Any]:
-    """`query` paged (see paged), after a cursor or not, for a statement built once: the cursor
-    and the limit bound parameters, whose values cursor_parameters gives."""
-    cursor = (
-        (bindparam("after_time", type_=_ACTORS.c.create_time.type), bindparam("after_id")) if after else None
+    """`query` newest first, after a (create_time, id) cursor if `after`, up to a limit: the
+    cursor and the limit bound parameters, whose values cursor_parameters gives, so that a
+    statement built once serves every page."""
+    if after:
+        created, last_id = bindparam("after_time", type_=_ACTORS.c.create_time.type), bindparam("after_id")
+        query = query.where(
+            or_(
+                _ACTORS.c.create_time < created,
+                and_(_ACTORS.c.create_time == created, _ACTORS.c.id < last_id),
+            )
+        )
+    return query.order_by(_ACTORS.c.create_time.desc(), _ACTORS.c.id.desc()).limit(
+        bindparam("limit", type_=Integer)
     )
-    return paged(query, cursor, bindparam("limit", type_=Integer))
 
 
 def cursor_parameters(page: PageRequest) -> dict[str, Any]:
@@ -175,7 +183,8 @@ def _a_failed_look() -> Exists:
 
 
 async def list_cast(connection: AsyncConnection, project: str, story: str, page: PageRequest) -> list[Actor]:
-    return await _read(connection, _with_casts(page_of(cast_query(project, story), page)))
+    query = _with_casts(bound_page(cast_query(project, story), page.after is not None))
+    return await _read(connection, query, cursor_parameters(page))
 
 
 async def read_many(connection: AsyncConnection, actor_ids: list[str]) -> list[Actor]:
@@ -189,26 +198,6 @@ def cast_query(project: str | BindParameter[str], story: str | BindParameter[str
         _CASTS.c.character_id == _ACTORS.c.id, _CASTS.c.project == project, _CASTS.c.story_id == story
     )
     return select(*_ACTOR_COLUMNS).join(_CASTS, cast_in_story).where(_ACTORS.c.project == project)
-
-
-def page_of(query: Select[Any], page: PageRequest) -> Select[Any]:
-    """Newest first, after the cursor; one row more than the page to tell if more follow."""
-    after = (page.after.create_time, page.after.id) if page.after is not None else None
-    return paged(query, after, page.size + 1)
-
-
-def paged(query: Select[Any], after: tuple[Any, Any] | None, limit: Any) -> Select[Any]:
-    """`query` newest first, after the (create_time, id) cursor if any, up to `limit` rows: values,
-    or bound parameters for a statement built once."""
-    if after is not None:
-        created, last_id = after
-        query = query.where(
-            or_(
-                _ACTORS.c.create_time < created,
-                and_(_ACTORS.c.create_time == created, _ACTORS.c.id < last_id),
-            )
-        )
-    return query.order_by(_ACTORS.c.create_time.desc(), _ACTORS.c.id.desc()).limit(limit)
 
 
 async def _read(
