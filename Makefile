@@ -20,7 +20,7 @@ bench: $(INSTALLED)  ## benchmarks against the obvious alternatives (bench/READM
 	$(BIN)/python -m bench $(BENCH_FLAGS)
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check src tests tools
+	$(BIN)/ruff check src tests tools bench
 	$(BIN)/mypy
 	$(BIN)/hadolint Dockerfile
 	$(BIN)/kubernetes-validate --strict --quiet -k 1.27.0 deploy/kubernetes/*/*.yaml

@@ -1,10 +1,11 @@
 """Round trips to PostgreSQL per call, counted, not timed: the service's connections go through a
 proxy (`tests/support/pg_proxy.py`) that counts the server's ReadyForQuery messages by the
 connection's application_name, the service's pool ("casting") apart from its direct reads'
-("casting-reads") and the model-call slots' ("casting-slots"). Calls run one at a time after a warm-up, so every pool is warm: connections
-opened and statements prepared before the count. A trip costs ~0.5 ms on the bench machine, so
-each one counts toward GenerateSheet's 10 ms overhead and GetActor's QPS. Then GenerateSheet
-`calls` at once, under the default cap on model calls: the slots' trips a call in a burst.
+("casting-reads") and the model-call slots' ("casting-slots"). Calls run one at a time after a
+warm-up, so every pool is warm: connections opened and statements prepared before the count. A
+trip costs ~0.5 ms on the bench machine, so each one counts toward GenerateSheet's 10 ms overhead
+and GetActor's QPS. Then GenerateSheet `calls` at once, under the default cap on model calls: the
+slots' trips a call in a burst.
 """
 
 from __future__ import annotations
