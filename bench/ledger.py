@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import delete, event, insert
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness import (
@@ -36,6 +34,7 @@ from casting.adapters.sql.migrate import upgrade_to_head
 from casting.adapters.sql.models import ChargeRow, SpendingRow
 from casting.domain.ports import Charge, UnitOfWork
 from casting.domain.values import Usage
+from tests.support.statements import counting
 
 SECTION = "ledger"
 LEDGER_TABLES = ("ledger", "project_spending")
@@ -56,27 +55,6 @@ class NoLedger:
 
     async def settle_failed(self, charge: Charge, usage: Usage) -> None:
         return None
-
-
-class Statements:
-    """Counts the SQL statements an engine sends, and those that touch the ledger's tables."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self.total = self.ledger = 0
-        self._engine = engine.sync_engine
-
-    def _seen(self, _connection: object, _cursor: object, statement: str, *_: object) -> None:
-        self.total += 1
-        self.ledger += any(table in statement for table in LEDGER_TABLES)
-
-    @asynccontextmanager
-    async def counting(self) -> AsyncIterator[None]:
-        self.total = self.ledger = 0
-        event.listen(self._engine, "before_cursor_execute", self._seen)
-        try:
-            yield
-        finally:
-            event.remove(self._engine, "before_cursor_execute", self._seen)
 
 
 async def seed_month(engine: AsyncEngine, charges: int) -> None:
@@ -135,13 +113,13 @@ async def measure(
                 return await served.stub.GenerateSheet(generate_request(uuid.uuid4().hex))
 
             await sequential(call, 0, warmup=5)
-            statements = Statements(engine)
-            async with statements.counting():
+            with counting(engine) as statements:
                 seconds = await sequential(call, calls, warmup=0)
+            ledger = sum(any(table in statement for table in LEDGER_TABLES) for statement in statements)
             where = f"{backend}, {prior:,} prior charges, {label}"
             p50s[label], _ = report.latencies(SECTION, f"{where}: GenerateSheet", seconds)
-            report.add(SECTION, f"{where}: SQL statements/drawing", statements.total / calls, "")
-            report.add(SECTION, f"{where}: of which the ledger's", statements.ledger / calls, "")
+            report.add(SECTION, f"{where}: SQL statements/drawing", len(statements) / calls, "")
+            report.add(SECTION, f"{where}: of which the ledger's", ledger / calls, "")
     for label in (UNCAPPED, CAPPED):
         report.add(
             SECTION,

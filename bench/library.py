@@ -12,18 +12,16 @@ from __future__ import annotations
 import random
 import tempfile
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, insert, text
+from sqlalchemy import insert, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench.harness import PARENT, PROJECT, Served, sequential, service, sqlite_url
 from bench.report import Report
-from casting.adapters.sql.direct_reads import DirectReads
 from casting.adapters.sql.migrate import upgrade_to_head
 from casting.adapters.sql.models import (
     ActorRow,
@@ -34,6 +32,7 @@ from casting.adapters.sql.models import (
     VariantRow,
 )
 from casting.v1 import casting_pb2 as pb
+from tests.support.statements import counting
 
 SECTION = "library"
 LOOKS_PER_ACTOR = 4
@@ -124,34 +123,11 @@ async def seed(engine: AsyncEngine, first: int, last: int) -> None:
         await connection.execute(text("ANALYZE"))
 
 
-class StatementCounter:
-    """Counts SQL statements the engine sends (a before_cursor_execute listener) and those sent
-    straight on the driver (direct reads' listeners)."""
-
-    def __init__(self, engine: AsyncEngine, direct: DirectReads) -> None:
-        self.count = 0
-        self._engine = engine.sync_engine
-        self._direct = direct
-
-    def _seen(self, *_: object) -> None:
-        self.count += 1
-
-    @asynccontextmanager
-    async def counting(self) -> AsyncIterator[None]:
-        event.listen(self._engine, "before_cursor_execute", self._seen)
-        self._direct.listeners.append(self._seen)
-        try:
-            yield
-        finally:
-            event.remove(self._engine, "before_cursor_execute", self._seen)
-            self._direct.listeners.remove(self._seen)
-
-
 async def measure_level(
     report: Report, served: Served, backend: str, actors: int, calls: int, ids: list[str]
 ) -> dict[str, float]:
     """p50 (ms) of each probe at this size, and its statements per call."""
-    counter = StatementCounter(served.container.engine(), served.container.direct_reads())
+    engine, direct = served.container.engine(), served.container.direct_reads()
     chooser = random.Random(actors)
     figures: dict[str, float] = {}
     probes: dict[str, Callable[[], Any]] = {
@@ -165,11 +141,10 @@ async def measure_level(
     }
     for label, call in probes.items():
         await sequential(call, 0, warmup=5)
-        counter.count = 0
-        async with counter.counting():
+        with counting(engine, direct) as statements:
             seconds = await sequential(call, calls, warmup=0)
         p50, _ = report.latencies(SECTION, f"{backend} {actors:>6,} actors: {label}", seconds)
-        per_call = counter.count / calls
+        per_call = len(statements) / calls
         report.add(SECTION, f"{backend} {actors:>6,} actors: {label} SQL statements/call", per_call, "")
         figures[label] = p50
         figures[f"{label} statements"] = per_call

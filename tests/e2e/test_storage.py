@@ -28,10 +28,10 @@ from tests.e2e.rich_errors import details_of
 from tests.e2e.test_flow import P, encoded, save
 from tests.e2e.test_process import run_to_exit, wait_until_serving
 from tests.integration.conftest import PROJECT, Library
-from tests.integration.test_sql_queries import counting
 from tests.support.databases import PostgresCluster
 from tests.support.ports import free_port
 from tests.support.s3 import S3Bucket
+from tests.support.statements import counting
 
 Stub = casting_pb2_grpc.CastingServiceStub
 

@@ -11,8 +11,8 @@ from casting.domain.model import Sheet
 from casting.domain.ports import IdempotencyRecord, Thumbnail
 from casting.domain.values import Image
 from tests.integration.conftest import PROJECT, Library, new_id
-from tests.integration.test_sql_queries import counting
 from tests.integration.test_sql_records import a_sheet
+from tests.support.statements import counting
 
 
 def thumbnail_of(library: Library, image: Image) -> Thumbnail:

@@ -23,7 +23,7 @@ from casting.adapters.sql.timestamps import UtcDateTime
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.domain.errors import StorageUnavailable
 from tests.integration.conftest import PROJECT, START, Library
-from tests.integration.test_sql_queries import counting
+from tests.support.statements import counting
 from tests.support.waiting import until
 
 _ACTORS = ActorRow.__table__

@@ -17,8 +17,8 @@ from casting.domain.pagination import Cursor, PageRequest
 from casting.domain.ports import ActorFilter
 from casting.server.mapping import actor_from_document, render_actor
 from tests.integration.conftest import PROJECT, Library
-from tests.integration.test_sql_queries import counting
 from tests.integration.test_sql_reads import _rich_library
+from tests.support.statements import counting
 
 PAGE = PageRequest(50, None)
 STORIES = (None, "story-1", "story-2")

@@ -2,44 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import pytest
-from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from casting.adapters.sql.direct_reads import DirectReads
 from casting.adapters.sql.unit_of_work import SqlUnitOfWork
 from casting.domain.pagination import PageRequest
 from casting.domain.ports import ActorFilter
 from tests.integration.conftest import PROJECT, Library
+from tests.support.statements import counting
 
 # A read: the actors with their casts, then their looks with their images.
 READ_STATEMENTS = 2
 # The aggregate to change, one each: actors, variants, image lists (joined to images),
 # reference images, casts.
 AGGREGATE_STATEMENTS = 5
-
-
-@contextmanager
-def counting(engine: AsyncEngine, direct: DirectReads | None = None) -> Iterator[list[str]]:
-    """The statements sent in the block: through `engine`, and straight on the driver by `direct`."""
-    statements: list[str] = []
-
-    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    if direct is not None:
-        direct.listeners.append(statements.append)
-    try:
-        yield statements
-    finally:
-        event.remove(engine.sync_engine, "before_cursor_execute", record)
-        if direct is not None:
-            direct.listeners.remove(statements.append)
 
 
 async def statements_for(
